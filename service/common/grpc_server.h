@@ -4,10 +4,13 @@
 // Shutdown(): (1) health reports NOT_SERVING for every service, (2) new calls are still accepted
 // for options.drain_grace, (3) the listener stops and in-flight calls get options.drain_timeout to
 // finish, (4) calls still running are cancelled (handlers see ServerContext::IsCancelled()).
-// New calls after step 3 fail with UNAVAILABLE. Thread-safe; Shutdown() is idempotent.
+// New calls after step 3 fail with UNAVAILABLE. Once no call is in flight, idle client connections
+// are closed from the server side, so shutdown does not wait for clients that keep connections
+// open (gRPC alone would hold on until the drain timeout). Thread-safe; Shutdown() is idempotent.
 #ifndef GEMMA_SERVICE_COMMON_GRPC_SERVER_H_
 #define GEMMA_SERVICE_COMMON_GRPC_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +46,7 @@ class GrpcServer {
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   int port() const { return port_; }
+  int in_flight_calls() const;  // Calls bound to a handler and not yet finished.
   std::string address() const;  // host:port actually bound.
 
   // Sets the health status of every service and the server. Ignored once Shutdown() began.
@@ -51,9 +55,11 @@ class GrpcServer {
 
  private:
   GrpcServer(const ServerOptions& options, std::vector<ServiceEntry> services,
-             std::unique_ptr<grpc::Server> server, int port);
+             std::shared_ptr<std::atomic<int>> in_flight, std::unique_ptr<grpc::Server> server,
+             int port);
 
   const ServerOptions options_;
+  const std::shared_ptr<std::atomic<int>> in_flight_;  // Calls bound to a handler, not done.
   const std::vector<ServiceEntry> services_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;

@@ -6,6 +6,11 @@
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 
@@ -178,6 +183,49 @@ TEST_F(GrpcServerTest, ShutdownCancelsCallsPastTheDrainTimeout) {
   call.join();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_FALSE(in_flight.ok());
+}
+
+TEST_F(GrpcServerTest, CountsCallsInFlight) {
+  std::unique_ptr<GrpcServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
+  auto channel = Connect(*server);
+  EXPECT_EQ(server->in_flight_calls(), 0);
+  std::thread call([&] { EXPECT_TRUE(Sleep(channel, 500).ok()); });
+  absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (server->in_flight_calls() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(server->in_flight_calls(), 1);
+  call.join();
+  deadline = absl::Now() + absl::Seconds(2);
+  while (server->in_flight_calls() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(server->in_flight_calls(), 0);
+}
+
+// A client that keeps an idle HTTP/2 connection open must not hold shutdown until the drain
+// timeout: only calls in flight may.
+TEST_F(GrpcServerTest, IdleConnectionsDoNotDelayShutdown) {
+  ServerOptions options = Options();
+  options.drain_timeout = absl::Seconds(20);
+  std::unique_ptr<GrpcServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server->port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  // HTTP/2 client preface plus an empty SETTINGS frame, then silence.
+  const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+  ASSERT_EQ(write(fd, preface, sizeof(preface) - 1), static_cast<ssize_t>(sizeof(preface) - 1));
+  absl::SleepFor(absl::Milliseconds(100));
+  absl::Time start = absl::Now();
+  server->Shutdown();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  close(fd);
 }
 
 TEST_F(GrpcServerTest, DrainGraceReportsNotServingWhileStillAcceptingCalls) {
