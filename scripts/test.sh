@@ -29,8 +29,11 @@ total_passed=0 total_failed=0 total_skipped=0
 for config in "${configs[@]}"; do
   flags=()
   [[ $config != default ]] && flags=(--config="$config")
+  # CI runs every test; locally, results of unchanged tests come from Bazel's cache.
+  test_flags=(--keep_going --noshow_progress)
+  [[ "${CI:-}" == "true" ]] && test_flags+=(--nocache_test_results)
   echo "== bazel test ${flags[*]} ${targets[*]}"
-  bazel test "${flags[@]}" --keep_going --noshow_progress "${targets[@]}" </dev/null \
+  bazel test "${flags[@]}" "${test_flags[@]}" "${targets[@]}" </dev/null \
     >"$logs/$config.log" 2>&1
   grep -E "^(//|ERROR|FAILED|Executed)" "$logs/$config.log" | grep -v "^INFO" | head -200
   testlogs=$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)
