@@ -95,6 +95,15 @@ class GrpcServerTest : public ::testing::Test {
     return gemma::testing::Slow::NewStub(channel)->Sleep(&context, request, &response);
   }
 
+  // Waits (up to 5 s) until exactly `count` calls are in flight; returns whether that happened.
+  static bool WaitForInFlight(const GrpcServer& server, int count) {
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (server.in_flight_calls() != count && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return server.in_flight_calls() == count;
+  }
+
   SlowService slow_;
 };
 
@@ -162,7 +171,7 @@ TEST_F(GrpcServerTest, ShutdownLetsInFlightCallsFinish) {
   auto channel = Connect(*server);
   grpc::Status in_flight;
   std::thread call([&] { in_flight = Sleep(channel, 400); });
-  absl::SleepFor(absl::Milliseconds(100));  // Let the call reach the handler.
+  ASSERT_TRUE(WaitForInFlight(*server, 1));
   server->Shutdown();
   call.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
@@ -177,7 +186,7 @@ TEST_F(GrpcServerTest, ShutdownCancelsCallsPastTheDrainTimeout) {
   auto channel = Connect(*server);
   grpc::Status in_flight;
   std::thread call([&] { in_flight = Sleep(channel, 20000); });
-  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(WaitForInFlight(*server, 1));
   absl::Time start = absl::Now();
   server->Shutdown();
   call.join();
@@ -190,18 +199,10 @@ TEST_F(GrpcServerTest, CountsCallsInFlight) {
   ASSERT_NE(server, nullptr);
   auto channel = Connect(*server);
   EXPECT_EQ(server->in_flight_calls(), 0);
-  std::thread call([&] { EXPECT_TRUE(Sleep(channel, 500).ok()); });
-  absl::Time deadline = absl::Now() + absl::Seconds(2);
-  while (server->in_flight_calls() == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  EXPECT_EQ(server->in_flight_calls(), 1);
+  std::thread call([&] { EXPECT_TRUE(Sleep(channel, 300).ok()); });
+  EXPECT_TRUE(WaitForInFlight(*server, 1));
   call.join();
-  deadline = absl::Now() + absl::Seconds(2);
-  while (server->in_flight_calls() != 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  EXPECT_EQ(server->in_flight_calls(), 0);
+  EXPECT_TRUE(WaitForInFlight(*server, 0));
 }
 
 // A client that keeps an idle HTTP/2 connection open must not hold shutdown until the drain
