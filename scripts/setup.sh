@@ -22,6 +22,8 @@ apt_packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # Tests: certificates, foreign gRPC client
   openssl python3 python3-grpcio python3-protobuf
+  # Header-only JSON (config.json, safetensors headers)
+  nlohmann-json3-dev
 )
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 
