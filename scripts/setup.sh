@@ -67,4 +67,20 @@ else
   say "npm packages: up to date in $npm_dir"
 fi
 "$npm_dir/node_modules/.bin/buf" --version >/dev/null
+
+# Reference files from the llama.cpp source bundled in node-llama-cpp (read, never compiled in):
+# the real Gemma 4 vocabulary with its HF-generated tokenizer vectors, and the chat template.
+llama_dir=$cache/llama.cpp
+llama_files=(models/ggml-vocab-gemma-4.gguf models/ggml-vocab-gemma-4.gguf.inp
+  models/ggml-vocab-gemma-4.gguf.out models/templates/google-gemma-4-31B-it.jinja)
+bundle="$npm_dir/node_modules/node-llama-cpp/llama/gitRelease.bundle"
+bundle_stamp="$llama_dir/.bundle.sha256"
+want=$(sha256sum "$bundle" | cut -d' ' -f1)
+if [[ ! -f "$bundle_stamp" || "$(cat "$bundle_stamp")" != "$want" ]]; then
+  say "extracting the Gemma 4 vocabulary from the llama.cpp bundle"
+  rm -rf "$llama_dir"
+  git clone -q --no-checkout "$bundle" "$llama_dir" </dev/null
+  git -C "$llama_dir" -c advice.detachedHead=false checkout -q HEAD -- "${llama_files[@]}"
+  echo "$want" >"$bundle_stamp"
+fi
 say "ready: bazel-bootstrap $(dpkg-query -W -f='${Version}' bazel-bootstrap), $(protoc --version), node $(node --version)"

@@ -1,0 +1,310 @@
+#include "engine/model/gemma4.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace gemma {
+namespace {
+
+std::vector<float> InverseFrequencies(const AttentionGeometry& g) {
+  std::vector<float> inv_freq(g.rotated_pairs);
+  for (int i = 0; i < g.rotated_pairs; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(g.head_dim);
+    inv_freq[i] = 1.0f / std::pow(g.rope_theta, exponent);
+  }
+  return inv_freq;
+}
+
+class WeightLoader {
+ public:
+  explicit WeightLoader(const Checkpoint& checkpoint) : checkpoint_(checkpoint) {}
+
+  absl::Status Matrix2D(const std::string& name, int64_t rows, int64_t cols, Matrix* out) {
+    absl::StatusOr<const TensorView*> t = Shaped(name, {rows, cols});
+    if (!t.ok()) return t.status();
+    if ((*t)->dtype == DType::kI32 || (*t)->dtype == DType::kI64) return BadDtype(**t);
+    *out = Matrix{(*t)->dtype, rows, cols, (*t)->data};
+    return absl::OkStatus();
+  }
+
+  absl::Status Vector(const std::string& name, int64_t size, std::vector<float>* out) {
+    absl::StatusOr<const TensorView*> t = Shaped(name, {size});
+    if (!t.ok()) return t.status();
+    if ((*t)->dtype == DType::kI32 || (*t)->dtype == DType::kI64) return BadDtype(**t);
+    out->resize(size);
+    ConvertToF32((*t)->dtype, (*t)->data, size, out->data());
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<const TensorView*> Shaped(const std::string& name,
+                                           const std::vector<int64_t>& shape) {
+    absl::StatusOr<const TensorView*> t = checkpoint_.Require(name);
+    if (!t.ok()) return t.status();
+    if ((*t)->shape != shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          checkpoint_.path(), ": tensor ", checkpoint_.StoredName(name), " has shape ",
+          ShapeString((*t)->shape), ", expected ", ShapeString(shape)));
+    }
+    return t;
+  }
+
+  absl::Status BadDtype(const TensorView& t) {
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint_.path(), ": tensor ", t.name,
+                                                   " has integer dtype ", DTypeName(t.dtype)));
+  }
+
+  const Checkpoint& checkpoint_;
+};
+
+float EmbedScale(DType dtype, int hidden_size) {
+  const float scale = std::sqrt(static_cast<float>(hidden_size));
+  switch (dtype) {
+    case DType::kBF16: return RoundToBf16(scale);
+    case DType::kF16: return RoundToF16(scale);
+    default: return scale;
+  }
+}
+
+}  // namespace
+
+Gemma4Model::Gemma4Model(std::unique_ptr<Checkpoint> checkpoint)
+    : checkpoint_(std::move(checkpoint)) {}
+
+absl::StatusOr<std::unique_ptr<Gemma4Model>> Gemma4Model::Load(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+  std::unique_ptr<Gemma4Model> model(new Gemma4Model(std::move(*checkpoint)));
+  absl::Status status = model->LoadWeights();
+  if (!status.ok()) return status;
+  return model;
+}
+
+absl::Status Gemma4Model::LoadWeights() {
+  const Gemma4Config& c = config();
+  const int64_t hidden = c.hidden_size;
+  WeightLoader load(*checkpoint_);
+  absl::Status s;
+  if (!(s = load.Matrix2D("embed_tokens.weight", c.vocab_size, hidden, &weights_.embed)).ok()) {
+    return s;
+  }
+  weights_.embed_scale = EmbedScale(weights_.embed.dtype, c.hidden_size);
+  if (!(s = load.Vector("norm.weight", hidden, &weights_.final_norm)).ok()) return s;
+  weights_.layers.resize(c.num_layers());
+  for (int i = 0; i < c.num_layers(); ++i) {
+    Gemma4LayerWeights& layer = weights_.layers[i];
+    layer.type = c.layer_types[i];
+    const AttentionGeometry& g = c.geometry(layer.type);
+    const int64_t q_width = int64_t{c.num_heads} * g.head_dim;
+    const int64_t kv_width = int64_t{g.num_kv_heads} * g.head_dim;
+    const std::string p = absl::StrCat("layers.", i, ".");
+    if (!(s = load.Vector(p + "input_layernorm.weight", hidden, &layer.input_norm)).ok()) return s;
+    if (!(s = load.Vector(p + "post_attention_layernorm.weight", hidden,
+                          &layer.post_attention_norm)).ok()) {
+      return s;
+    }
+    if (!(s = load.Vector(p + "pre_feedforward_layernorm.weight", hidden, &layer.pre_ffn_norm))
+             .ok()) {
+      return s;
+    }
+    if (!(s = load.Vector(p + "post_feedforward_layernorm.weight", hidden, &layer.post_ffn_norm))
+             .ok()) {
+      return s;
+    }
+    if (!(s = load.Vector(p + "self_attn.q_norm.weight", g.head_dim, &layer.q_norm)).ok()) return s;
+    if (!(s = load.Vector(p + "self_attn.k_norm.weight", g.head_dim, &layer.k_norm)).ok()) return s;
+    if (!(s = load.Matrix2D(p + "self_attn.q_proj.weight", q_width, hidden, &layer.q)).ok()) return s;
+    if (!(s = load.Matrix2D(p + "self_attn.k_proj.weight", kv_width, hidden, &layer.k)).ok()) return s;
+    if (c.has_v_proj(layer.type)) {
+      if (!(s = load.Matrix2D(p + "self_attn.v_proj.weight", kv_width, hidden, &layer.v)).ok()) {
+        return s;
+      }
+    }
+    if (!(s = load.Matrix2D(p + "self_attn.o_proj.weight", hidden, q_width, &layer.o)).ok()) return s;
+    const int64_t ffn = c.intermediate_size;
+    if (!(s = load.Matrix2D(p + "mlp.gate_proj.weight", ffn, hidden, &layer.gate)).ok()) return s;
+    if (!(s = load.Matrix2D(p + "mlp.up_proj.weight", ffn, hidden, &layer.up)).ok()) return s;
+    if (!(s = load.Matrix2D(p + "mlp.down_proj.weight", hidden, ffn, &layer.down)).ok()) return s;
+    std::vector<float> scalar;
+    if (!(s = load.Vector(p + "layer_scalar", 1, &scalar)).ok()) return s;
+    layer.layer_scalar = scalar[0];
+  }
+  sliding_inv_freq_ = InverseFrequencies(c.sliding);
+  full_inv_freq_ = InverseFrequencies(c.full);
+  return absl::OkStatus();
+}
+
+absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
+                                  std::vector<float>* logits,
+                                  const ForwardOptions& options) const {
+  const Gemma4Config& c = config();
+  const int hidden = c.hidden_size;
+  // Validate everything before touching the cache.
+  int total = 0;
+  std::vector<int> chunk_offset;  // First row of each chunk in the step's activations.
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const ForwardChunk& chunk = chunks[ci];
+    if (chunk.tokens.empty() || chunk.blocks == nullptr || chunk.start_position < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chunk ", ci, ": needs tokens, block tables and a position >= 0"));
+    }
+    const int end = chunk.start_position + static_cast<int>(chunk.tokens.size());
+    if (end > c.max_position) {
+      return absl::InvalidArgumentError(absl::StrCat("chunk ", ci, ": position ", end - 1,
+                                                     " exceeds the context of ", c.max_position));
+    }
+    for (int32_t token : chunk.tokens) {
+      if (token < 0 || token >= c.vocab_size) {
+        return absl::InvalidArgumentError(absl::StrCat("chunk ", ci, ": token id ", token,
+                                                       " outside [0, ", c.vocab_size, ")"));
+      }
+    }
+    for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
+      const int first = type == LayerType::kFull
+                            ? 0
+                            : std::max(0, chunk.start_position - c.sliding_window + 1);
+      for (int p = first; p < end; p += 1) {
+        if (cache.BlockOf(*chunk.blocks, type, p) < 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "chunk ", ci, ": the ", type == LayerType::kFull ? "full" : "sliding",
+              "-attention block table does not cover position ", p));
+        }
+      }
+    }
+    chunk_offset.push_back(total);
+    total += static_cast<int>(chunk.tokens.size());
+  }
+
+  // h: [total, H] residual stream.
+  std::vector<float> h(static_cast<size_t>(total) * hidden);
+  std::vector<int> positions(total);
+  {
+    std::vector<float> row(hidden);
+    int t = 0;
+    for (const ForwardChunk& chunk : chunks) {
+      for (size_t i = 0; i < chunk.tokens.size(); ++i, ++t) {
+        positions[t] = chunk.start_position + static_cast<int>(i);
+        ConvertToF32(weights_.embed.dtype, weights_.embed.row(chunk.tokens[i]), hidden,
+                     &h[static_cast<size_t>(t) * hidden]);
+        for (int d = 0; d < hidden; ++d) h[static_cast<size_t>(t) * hidden + d] *= weights_.embed_scale;
+      }
+    }
+  }
+
+  std::vector<float> x(h.size()), residual(h.size());
+  for (int li = 0; li < c.num_layers(); ++li) {
+    const Gemma4LayerWeights& layer = weights_.layers[li];
+    const AttentionGeometry& g = c.geometry(layer.type);
+    const int d = g.head_dim, heads = c.num_heads, kv_heads = g.num_kv_heads;
+    const int group = heads / kv_heads;
+    const float* inv_freq =
+        layer.type == LayerType::kFull ? full_inv_freq_.data() : sliding_inv_freq_.data();
+
+    cpu::RmsNorm(h.data(), layer.input_norm.data(), total, hidden, c.rms_norm_eps, x.data());
+    std::vector<float> q(static_cast<size_t>(total) * heads * d);
+    std::vector<float> k(static_cast<size_t>(total) * kv_heads * d);
+    std::vector<float> v(k.size());
+    cpu::MatMul(layer.q, x.data(), total, q.data());
+    cpu::MatMul(layer.k, x.data(), total, k.data());
+    if (layer.v.empty()) {
+      v = k;  // k_eq_v: V is the raw K projection, before k_norm and RoPE.
+    } else {
+      cpu::MatMul(layer.v, x.data(), total, v.data());
+    }
+    cpu::RmsNorm(q.data(), layer.q_norm.data(), total * heads, d, c.rms_norm_eps, q.data());
+    cpu::RmsNorm(k.data(), layer.k_norm.data(), total * kv_heads, d, c.rms_norm_eps, k.data());
+    cpu::RmsNorm(v.data(), nullptr, total * kv_heads, d, c.rms_norm_eps, v.data());
+    for (int t = 0; t < total; ++t) {
+      cpu::ApplyRope(&q[static_cast<size_t>(t) * heads * d], heads, d, g.rotated_pairs, inv_freq,
+                     positions[t]);
+      cpu::ApplyRope(&k[static_cast<size_t>(t) * kv_heads * d], kv_heads, d, g.rotated_pairs,
+                     inv_freq, positions[t]);
+    }
+
+    // Store this step's K/V, then attend.
+    for (size_t ci = 0; ci < chunks.size(); ++ci) {
+      const ForwardChunk& chunk = chunks[ci];
+      for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+        const int t = chunk_offset[ci] + static_cast<int>(i);
+        const int block = cache.BlockOf(*chunk.blocks, layer.type, positions[t]);
+        const int slot = positions[t] % cache.block_size();
+        std::copy_n(&k[static_cast<size_t>(t) * kv_heads * d], kv_heads * d,
+                    cache.Key(li, block, slot));
+        std::copy_n(&v[static_cast<size_t>(t) * kv_heads * d], kv_heads * d,
+                    cache.Value(li, block, slot));
+      }
+    }
+    std::vector<float> attention(static_cast<size_t>(total) * heads * d, 0.f);
+    for (size_t ci = 0; ci < chunks.size(); ++ci) {
+      const ForwardChunk& chunk = chunks[ci];
+      const int n = static_cast<int>(chunk.tokens.size());
+#pragma omp parallel for collapse(2) schedule(dynamic)
+      for (int i = 0; i < n; ++i) {
+        for (int head = 0; head < heads; ++head) {
+          const int t = chunk_offset[ci] + i;
+          const int p = positions[t];
+          const int first = layer.type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
+          const int kv_head = head / group;
+          const float* query = &q[(static_cast<size_t>(t) * heads + head) * d];
+          std::vector<float> scores(p - first + 1);
+          for (int j = first; j <= p; ++j) {
+            const float* key = cache.Key(li, cache.BlockOf(*chunk.blocks, layer.type, j),
+                                         j % cache.block_size()) + kv_head * d;
+            float dot = 0.f;
+            for (int e = 0; e < d; ++e) dot += query[e] * key[e];
+            scores[j - first] = dot;  // Gemma 4 scales attention logits by 1.0.
+          }
+          cpu::Softmax(scores.data(), static_cast<int>(scores.size()));
+          float* out = &attention[(static_cast<size_t>(t) * heads + head) * d];
+          for (int j = first; j <= p; ++j) {
+            const float* value = cache.Value(li, cache.BlockOf(*chunk.blocks, layer.type, j),
+                                             j % cache.block_size()) + kv_head * d;
+            const float weight = scores[j - first];
+            for (int e = 0; e < d; ++e) out[e] += weight * value[e];
+          }
+        }
+      }
+    }
+    cpu::MatMul(layer.o, attention.data(), total, residual.data());
+    cpu::RmsNorm(residual.data(), layer.post_attention_norm.data(), total, hidden, c.rms_norm_eps,
+                 residual.data());
+    for (size_t e = 0; e < h.size(); ++e) h[e] += residual[e];
+
+    cpu::RmsNorm(h.data(), layer.pre_ffn_norm.data(), total, hidden, c.rms_norm_eps, x.data());
+    const int ffn = c.intermediate_size;
+    std::vector<float> gate(static_cast<size_t>(total) * ffn), up(gate.size());
+    cpu::MatMul(layer.gate, x.data(), total, gate.data());
+    cpu::MatMul(layer.up, x.data(), total, up.data());
+    cpu::GeluGate(gate.data(), up.data(), static_cast<int64_t>(gate.size()), options.gelu,
+                  gate.data());
+    cpu::MatMul(layer.down, gate.data(), total, residual.data());
+    cpu::RmsNorm(residual.data(), layer.post_ffn_norm.data(), total, hidden, c.rms_norm_eps,
+                 residual.data());
+    for (size_t e = 0; e < h.size(); ++e) h[e] = (h[e] + residual[e]) * layer.layer_scalar;
+  }
+
+  // Final norm and the tied LM head on the requested rows only.
+  std::vector<int> rows;
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const int n = static_cast<int>(chunks[ci].tokens.size());
+    for (int i = chunks[ci].all_logits ? 0 : n - 1; i < n; ++i) rows.push_back(chunk_offset[ci] + i);
+  }
+  std::vector<float> selected(rows.size() * hidden);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::copy_n(&h[static_cast<size_t>(rows[r]) * hidden], hidden, &selected[r * hidden]);
+  }
+  cpu::RmsNorm(selected.data(), weights_.final_norm.data(), static_cast<int>(rows.size()), hidden,
+               c.rms_norm_eps, selected.data());
+  logits->assign(rows.size() * static_cast<size_t>(c.vocab_size), 0.f);
+  cpu::MatMul(weights_.embed, selected.data(), static_cast<int>(rows.size()), logits->data());
+  if (c.final_logit_softcap > 0) {
+    const float cap = c.final_logit_softcap;
+    for (float& value : *logits) value = cap * std::tanh(value / cap);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gemma

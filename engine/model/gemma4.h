@@ -1,0 +1,90 @@
+// The Gemma 4 text decoder (12B family) on the CPU: weights from a Checkpoint and the forward
+// pass over a batch of sequence chunks with a paged KV cache. Math: shared/reference/
+// gemma4-architecture.md sections 2 and 7 (Hugging Face semantics, all arithmetic in f32).
+//
+// A step is a list of chunks, each a run of consecutive positions of one sequence: a prefill
+// chunk has many tokens, a decode chunk one. Matrix products run over all tokens of the step at
+// once; attention runs per chunk against that sequence's cached keys, so results do not depend
+// on what else is in the batch. Thread-safe for concurrent Forward calls on disjoint KV blocks.
+#ifndef GEMMA_ENGINE_MODEL_GEMMA4_H_
+#define GEMMA_ENGINE_MODEL_GEMMA4_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/matrix.h"
+#include "engine/kv_cache.h"
+#include "engine/model/checkpoint.h"
+#include "engine/model/gemma4_config.h"
+
+namespace gemma {
+
+struct Gemma4LayerWeights {
+  LayerType type = LayerType::kSliding;
+  std::vector<float> input_norm;           // f32 [H]
+  std::vector<float> post_attention_norm;  // f32 [H]
+  std::vector<float> pre_ffn_norm;         // f32 [H]
+  std::vector<float> post_ffn_norm;        // f32 [H]
+  std::vector<float> q_norm;               // f32 [d]
+  std::vector<float> k_norm;               // f32 [d]
+  Matrix q;     // [nH * d, H]
+  Matrix k;     // [nKV * d, H]
+  Matrix v;     // [nKV * d, H]; empty on k_eq_v full layers (V is the raw K projection).
+  Matrix o;     // [H, nH * d]
+  Matrix gate;  // [I, H]
+  Matrix up;    // [I, H]
+  Matrix down;  // [H, I]
+  float layer_scalar = 1.f;
+};
+
+struct Gemma4Weights {
+  Matrix embed;                  // [vocab, H]; also the tied LM head.
+  float embed_scale = 1.f;       // sqrt(H) rounded to the embedding's dtype (bf16: 62 on 12B).
+  std::vector<float> final_norm; // f32 [H]
+  std::vector<Gemma4LayerWeights> layers;
+};
+
+// One sequence's tokens in a step: positions [start_position, start_position + tokens.size()).
+struct ForwardChunk {
+  absl::Span<const int32_t> tokens;
+  int start_position = 0;
+  const BlockTables* blocks = nullptr;  // Must cover every position the chunk reads or writes.
+  bool all_logits = false;              // Logits for every position; else only the last one.
+};
+
+struct ForwardOptions {
+  cpu::Gelu gelu = cpu::Gelu::kTanh;
+};
+
+class Gemma4Model {
+ public:
+  // `path`: an HF model directory or a .gguf file.
+  static absl::StatusOr<std::unique_ptr<Gemma4Model>> Load(const std::string& path);
+
+  const Gemma4Config& config() const { return checkpoint_->config(); }
+  const Gemma4Weights& weights() const { return weights_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+
+  // Runs one step, writing K/V of every chunk position into `cache`. `logits` receives, chunk by
+  // chunk, one row of vocab_size per requested position (softcapped). INVALID_ARGUMENT for a
+  // token id out of range, a position past the context, or block tables that miss a position.
+  absl::Status Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
+                       std::vector<float>* logits, const ForwardOptions& options = {}) const;
+
+ private:
+  explicit Gemma4Model(std::unique_ptr<Checkpoint> checkpoint);
+  absl::Status LoadWeights();
+
+  std::unique_ptr<Checkpoint> checkpoint_;
+  Gemma4Weights weights_;
+  std::vector<float> sliding_inv_freq_;
+  std::vector<float> full_inv_freq_;
+};
+
+}  // namespace gemma
+
+#endif  // GEMMA_ENGINE_MODEL_GEMMA4_H_

@@ -1,0 +1,296 @@
+#include "engine/tools/test_checkpoint.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/io/gguf.h"
+#include "engine/io/gguf_writer.h"
+#include "engine/io/safetensors.h"
+#include "engine/model/checkpoint.h"
+
+namespace gemma {
+namespace {
+
+using Json = nlohmann::json;
+
+struct Tensor {
+  std::string hf_name;  // Relative to the language model.
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+  bool is_matrix;
+};
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : rng_(seed) {}
+  std::vector<float> Normal(int64_t count, float std) {
+    std::normal_distribution<float> dist(0.f, std);
+    std::vector<float> v(count);
+    for (float& x : v) x = dist(rng_);
+    return v;
+  }
+  std::vector<float> Uniform(int64_t count, float lo, float hi) {
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(count);
+    for (float& x : v) x = dist(rng_);
+    return v;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+std::vector<uint8_t> Encode(const std::vector<float>& values, DType dtype) {
+  std::vector<uint8_t> bytes(DTypeBytes(dtype, values.size()));
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(bytes.data(), values.data(), bytes.size());
+      break;
+    case DType::kBF16:
+    case DType::kF16:
+      for (size_t i = 0; i < values.size(); ++i) {
+        const uint16_t bits = dtype == DType::kBF16 ? F32ToBf16(values[i]) : F32ToF16(values[i]);
+        std::memcpy(&bytes[2 * i], &bits, 2);
+      }
+      break;
+    case DType::kQ8_0:
+      QuantizeQ8_0(values.data(), values.size(), bytes.data());
+      break;
+    default:
+      break;
+  }
+  return bytes;
+}
+
+std::vector<std::string> LayerTypes(const TestCheckpointOptions& o) {
+  std::vector<std::string> types;
+  for (int i = 0; i < o.num_layers; ++i) {
+    types.push_back((i + 1) % 6 == 0 || i + 1 == o.num_layers ? "full_attention"
+                                                              : "sliding_attention");
+  }
+  return types;
+}
+
+std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) {
+  Generator gen(o.seed);
+  const int64_t h = o.hidden_size, ffn = o.intermediate_size;
+  std::vector<Tensor> tensors;
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    tensors.push_back({name, {rows, cols}, gen.Normal(rows * cols, 1.f / std::sqrt(float(cols))),
+                       true});
+  };
+  auto vector = [&](const std::string& name, int64_t size, float lo, float hi) {
+    tensors.push_back({name, {size}, gen.Uniform(size, lo, hi), false});
+  };
+  tensors.push_back({"embed_tokens.weight", {vocab_size, h},
+                     gen.Normal(int64_t{vocab_size} * h, o.embed_std), true});
+  vector("norm.weight", h, 0.5f, 1.5f);
+  const std::vector<std::string> types = LayerTypes(o);
+  for (int i = 0; i < o.num_layers; ++i) {
+    const bool full = types[i] == "full_attention";
+    const int64_t d = full ? o.head_dim_full : o.head_dim_sliding;
+    const int64_t kv = full ? o.num_kv_heads_full : o.num_kv_heads_sliding;
+    const std::string p = absl::StrCat("layers.", i, ".");
+    vector(p + "input_layernorm.weight", h, 0.5f, 1.5f);
+    matrix(p + "self_attn.q_proj.weight", o.num_heads * d, h);
+    matrix(p + "self_attn.k_proj.weight", kv * d, h);
+    if (!full) matrix(p + "self_attn.v_proj.weight", kv * d, h);  // k_eq_v on full layers.
+    matrix(p + "self_attn.o_proj.weight", h, o.num_heads * d);
+    vector(p + "self_attn.q_norm.weight", d, 0.5f, 1.5f);
+    vector(p + "self_attn.k_norm.weight", d, 0.5f, 1.5f);
+    vector(p + "post_attention_layernorm.weight", h, 2.f, 4.f);
+    vector(p + "pre_feedforward_layernorm.weight", h, 0.5f, 1.5f);
+    matrix(p + "mlp.gate_proj.weight", ffn, h);
+    matrix(p + "mlp.up_proj.weight", ffn, h);
+    matrix(p + "mlp.down_proj.weight", h, ffn);
+    vector(p + "post_feedforward_layernorm.weight", h, 2.f, 4.f);
+    vector(p + "layer_scalar", 1, 0.7f, 1.3f);
+  }
+  return tensors;
+}
+
+Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
+  const std::vector<std::string> types = LayerTypes(o);
+  Json text = {
+      {"model_type", "gemma4_unified_text"},
+      {"hidden_size", o.hidden_size},
+      {"intermediate_size", o.intermediate_size},
+      {"num_hidden_layers", o.num_layers},
+      {"num_attention_heads", o.num_heads},
+      {"num_key_value_heads", o.num_kv_heads_sliding},
+      {"num_global_key_value_heads", o.num_kv_heads_full},
+      {"head_dim", o.head_dim_sliding},
+      {"global_head_dim", o.head_dim_full},
+      {"attention_k_eq_v", true},
+      {"layer_types", types},
+      {"sliding_window", o.sliding_window},
+      {"rope_parameters",
+       {{"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}},
+        {"full_attention",
+         {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}}}},
+      {"rms_norm_eps", 1e-6},
+      {"final_logit_softcapping", 30.0},
+      {"hidden_activation", "gelu_pytorch_tanh"},
+      {"vocab_size", vocab_size},
+      {"max_position_embeddings", o.max_position},
+      {"tie_word_embeddings", true},
+      {"hidden_size_per_layer_input", 0},
+      {"num_kv_shared_layers", 0},
+      {"use_double_wide_mlp", false},
+      {"enable_moe_block", false},
+      {"use_bidirectional_attention", "vision"},
+      {"attention_bias", false},
+      {"pad_token_id", 0},
+      {"eos_token_id", 1},
+      {"bos_token_id", 2},
+      {"torch_dtype", o.hf_dtype == DType::kBF16 ? "bfloat16" : "float32"},
+  };
+  return {
+      {"architectures", {"Gemma4UnifiedForConditionalGeneration"}},
+      {"model_type", "gemma4_unified"},
+      {"text_config", text},
+      {"vision_config",
+       {{"patch_size", 16}, {"pooling_kernel_size", 3}, {"model_patch_size", 48},
+        {"mm_embed_dim", o.hidden_size}, {"mm_posemb_size", 1120}, {"num_soft_tokens", 280}}},
+      {"audio_config", {{"audio_embed_dim", 640}}},
+      {"image_token_id", 258880},
+      {"audio_token_id", 258881},
+      {"boi_token_id", 255999},
+      {"eoi_token_id", 258882},
+      {"tie_word_embeddings", true},
+      {"torch_dtype", o.hf_dtype == DType::kBF16 ? "bfloat16" : "float32"},
+  };
+}
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::Status WriteHf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                     int vocab_size) {
+  mkdir(o.hf_dir.c_str(), 0755);
+  absl::Status s = WriteText(o.hf_dir + "/config.json", HfConfig(o, vocab_size).dump(2) + "\n");
+  if (!s.ok()) return s;
+  s = WriteText(o.hf_dir + "/generation_config.json",
+                Json{{"bos_token_id", 2}, {"eos_token_id", {1, 106}}, {"pad_token_id", 0},
+                     {"do_sample", true}, {"temperature", 1.0}, {"top_k", 64}, {"top_p", 0.95}}
+                        .dump(2) + "\n");
+  if (!s.ok()) return s;
+  std::vector<SafetensorsEntry> entries;
+  for (const Tensor& t : tensors) {
+    entries.push_back({"model.language_model." + t.hf_name, o.hf_dtype, t.shape,
+                       Encode(t.values, o.hf_dtype)});
+  }
+  return WriteSafetensorsDirectory(o.hf_dir, entries);
+}
+
+absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                       const GgufFile& vocab) {
+  GgufWriter w;
+  const int n = o.num_layers;
+  w.SetMetadata("general.architecture", GgufValue::String("gemma4"));
+  w.SetMetadata("general.name", GgufValue::String("gemma-serve test checkpoint"));
+  w.SetMetadata("gemma4.context_length", GgufValue::U32(o.max_position));
+  w.SetMetadata("gemma4.embedding_length", GgufValue::U32(o.hidden_size));
+  w.SetMetadata("gemma4.block_count", GgufValue::U32(n));
+  w.SetMetadata("gemma4.feed_forward_length", GgufValue::U32(o.intermediate_size));
+  w.SetMetadata("gemma4.attention.head_count", GgufValue::U32(o.num_heads));
+  const std::vector<std::string> types = LayerTypes(o);
+  std::vector<int32_t> kv_heads;
+  std::vector<bool> swa;
+  for (const std::string& t : types) {
+    swa.push_back(t == "sliding_attention");
+    kv_heads.push_back(swa.back() ? o.num_kv_heads_sliding : o.num_kv_heads_full);
+  }
+  w.SetMetadata("gemma4.attention.head_count_kv", GgufValue::I32Array(kv_heads));
+  w.SetMetadata("gemma4.attention.sliding_window_pattern", GgufValue::BoolArray(swa));
+  w.SetMetadata("gemma4.attention.sliding_window", GgufValue::U32(o.sliding_window));
+  w.SetMetadata("gemma4.attention.layer_norm_rms_epsilon", GgufValue::F32(1e-6f));
+  w.SetMetadata("gemma4.attention.key_length", GgufValue::U32(o.head_dim_full));
+  w.SetMetadata("gemma4.attention.value_length", GgufValue::U32(o.head_dim_full));
+  w.SetMetadata("gemma4.attention.key_length_swa", GgufValue::U32(o.head_dim_sliding));
+  w.SetMetadata("gemma4.attention.value_length_swa", GgufValue::U32(o.head_dim_sliding));
+  w.SetMetadata("gemma4.attention.shared_kv_layers", GgufValue::U32(0));
+  w.SetMetadata("gemma4.embedding_length_per_layer_input", GgufValue::U32(0));
+  w.SetMetadata("gemma4.rope.freq_base", GgufValue::F32(1e6f));
+  w.SetMetadata("gemma4.rope.freq_base_swa", GgufValue::F32(1e4f));
+  w.SetMetadata("gemma4.rope.dimension_count", GgufValue::U32(o.head_dim_full));
+  w.SetMetadata("gemma4.rope.dimension_count_swa", GgufValue::U32(o.head_dim_sliding));
+  w.SetMetadata("gemma4.final_logit_softcapping", GgufValue::F32(30.f));
+  for (const auto& [key, value] : vocab.metadata()) {
+    if (absl::StartsWith(key, "tokenizer.")) w.SetMetadata(key, value);
+  }
+  const int rotated = o.head_dim_full / 8;  // partial_rotary_factor 0.25 of head_dim / 2 pairs.
+  std::vector<float> freqs(o.head_dim_full / 2, 1e30f);
+  for (int i = 0; i < rotated; ++i) freqs[i] = 1.f;
+  absl::Status s = w.AddTensor("rope_freqs.weight", DType::kF32, {int64_t(freqs.size())},
+                               Encode(freqs, DType::kF32));
+  if (!s.ok()) return s;
+  for (const Tensor& t : tensors) {
+    const DType dtype = t.is_matrix ? o.gguf_dtype : DType::kF32;
+    s = w.AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
+    if (!s.ok()) return s;
+  }
+  return w.Write(o.gguf_path);
+}
+
+}  // namespace
+
+std::string DefaultVocabGguf() {
+  const char* env = std::getenv("GEMMA_VOCAB_GGUF");
+  return env != nullptr ? env : "/var/cache/gemma-serve/llama.cpp/models/ggml-vocab-gemma-4.gguf";
+}
+
+absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
+  if (o.hf_dtype != DType::kF32 && o.hf_dtype != DType::kBF16) {
+    return absl::InvalidArgumentError("HF dtype must be f32 or bf16");
+  }
+  if (o.num_layers < 1 || o.head_dim_full % 8 != 0 || o.hidden_size % 32 != 0 ||
+      o.intermediate_size % 32 != 0) {
+    return absl::InvalidArgumentError(
+        "need at least one layer, a full head dim divisible by 8, and hidden and intermediate "
+        "sizes divisible by 32");
+  }
+  const std::string vocab_path = o.vocab_gguf.empty() ? DefaultVocabGguf() : o.vocab_gguf;
+  absl::StatusOr<GgufFile> vocab = GgufFile::Open(vocab_path);
+  if (!vocab.ok()) {
+    return absl::Status(vocab.status().code(),
+                        absl::StrCat("vocabulary GGUF (run scripts/setup.sh): ",
+                                     vocab.status().message()));
+  }
+  const GgufValue* tokens = vocab->Find("tokenizer.ggml.tokens");
+  if (tokens == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(vocab_path, ": no tokenizer.ggml.tokens"));
+  }
+  const int vocab_size = static_cast<int>(tokens->size());
+  std::vector<Tensor> tensors = MakeTensors(o, vocab_size);
+  if (o.hf_dtype == DType::kBF16) {  // Both layouts hold the same (bf16-representable) values.
+    for (Tensor& t : tensors) {
+      for (float& v : t.values) v = RoundToBf16(v);
+    }
+  }
+  if (!o.hf_dir.empty()) {
+    absl::Status s = WriteHf(o, tensors, vocab_size);
+    if (!s.ok()) return s;
+  }
+  if (!o.gguf_path.empty()) {
+    absl::Status s = WriteGguf(o, tensors, *vocab);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gemma
