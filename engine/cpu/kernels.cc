@@ -11,38 +11,174 @@ namespace {
 // Rows of at least this many multiply-adds per thread are worth parallelising.
 constexpr int64_t kMinWorkPerThread = 1 << 15;
 
-float Dot(const float* a, const float* b, int64_t n) {
-  // Eight independent accumulators let the compiler vectorise without -ffast-math.
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+// 16 floats; compiled to one zmm (AVX-512), two ymm (AVX2) or four xmm per the clone below.
+typedef float Vec16 __attribute__((vector_size(64)));
+
+__attribute__((always_inline)) inline Vec16 Load16(const float* p) {
+  Vec16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+__attribute__((always_inline)) inline float Sum16(Vec16 v) {
+  float s = 0.f;
+  for (int k = 0; k < 16; ++k) s += v[k];
+  return s;
+}
+
+// y[n * y_stride + r] = dot(w[r], x[n]) for r < R, n < N: R weight rows against N inputs, all
+// R * N accumulators in registers so each weight load feeds N multiply-adds.
+template <int R, int N>
+__attribute__((always_inline)) inline void Tile(const float* w, int64_t w_stride, const float* x, int64_t cols, float* y,
+                 int64_t y_stride) {
+  Vec16 acc[R][N] = {};
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    Vec16 xv[N];
+#pragma GCC unroll 4
+    for (int n = 0; n < N; ++n) xv[n] = Load16(x + n * cols + c);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const Vec16 wv = Load16(w + r * w_stride + c);
+#pragma GCC unroll 4
+      for (int n = 0; n < N; ++n) acc[r][n] += wv * xv[n];
+    }
   }
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (int r = 0; r < R; ++r) {
+    for (int n = 0; n < N; ++n) {
+      float sum = Sum16(acc[r][n]);
+      for (int64_t k = c; k < cols; ++k) sum += w[r * w_stride + k] * x[n * cols + k];
+      y[n * y_stride + r] = sum;
+    }
+  }
+}
+
+// Rows [0, rows) of f32 weights (stride w_stride) against all inputs; y rows have y_stride.
+// Cloned per instruction set and picked at load time by the CPU's features.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void F32Block(
+    const float* w, int64_t w_stride, int64_t rows, const float* x, int num_inputs, int64_t cols,
+    float* y, int64_t y_stride) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int n = 0;
+    for (; n + 4 <= num_inputs; n += 4) {
+      Tile<4, 4>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+    }
+    for (; n < num_inputs; ++n) {
+      Tile<4, 1>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+    }
+  }
+  for (; r < rows; ++r) {
+    int n = 0;
+    for (; n + 4 <= num_inputs; n += 4) {
+      Tile<1, 4>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+    }
+    for (; n < num_inputs; ++n) {
+      Tile<1, 1>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+    }
+  }
+}
+
+// exp(x) for x in [-88, 88] by range reduction x = n ln2 + r and a degree-6 polynomial in r
+// (Cephes expf coefficients); branch-free so loops over it vectorise.
+__attribute__((always_inline)) inline float ExpApprox(float x) {
+  x = std::min(88.0f, std::max(-88.0f, x));
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// tanh: an odd polynomial for |x| < 0.625 (Cephes tanhf), 1 - 2 / (exp(2|x|) + 1) beyond.
+__attribute__((always_inline)) inline float TanhApprox(float x) {
+  const float a = std::fabs(x);
+  const float z = x * x;
+  float small = -5.70498872745e-3f;
+  small = small * z + 2.06390887954e-2f;
+  small = small * z - 5.37397155531e-2f;
+  small = small * z + 1.33314422036e-1f;
+  small = small * z - 3.33332819422e-1f;
+  small = small * z * x + x;
+  const float large = std::copysign(1.0f - 2.0f / (ExpApprox(2.0f * a) + 1.0f), x);
+  return a < 0.625f ? small : large;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void TanhLoop(const float* in,
+                                                                          int64_t count,
+                                                                          float* out) {
+  for (int64_t i = 0; i < count; ++i) out[i] = TanhApprox(in[i]);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float DotLoop(const float* a,
+                                                                         const float* b,
+                                                                         int64_t count) {
+  Vec16 acc = {};
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) acc += Load16(a + i) * Load16(b + i);
+  float sum = Sum16(acc);
+  for (; i < count; ++i) sum += a[i] * b[i];
   return sum;
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default"))) void AxpyLoop(float alpha,
+                                                                          const float* x,
+                                                                          int64_t count,
+                                                                          float* y) {
+  for (int64_t i = 0; i < count; ++i) y[i] += alpha * x[i];
+}
+
 }  // namespace
+
+float Dot(const float* a, const float* b, int64_t count) { return DotLoop(a, b, count); }
+
+void Axpy(float alpha, const float* x, int64_t count, float* y) { AxpyLoop(alpha, x, count, y); }
+
+void Tanh(const float* in, int64_t count, float* out) { TanhLoop(in, count, out); }
+
+void Softcap(float* x, int64_t count, float cap) {
+  const float inverse = 1.0f / cap;
+  constexpr int64_t kChunk = 4096;
+#pragma omp parallel for if (count >= 4 * kChunk) schedule(static)
+  for (int64_t start = 0; start < count; start += kChunk) {
+    const int64_t n = std::min(kChunk, count - start);
+    float* chunk = x + start;
+    for (int64_t i = 0; i < n; ++i) chunk[i] *= inverse;
+    TanhLoop(chunk, n, chunk);
+    for (int64_t i = 0; i < n; ++i) chunk[i] *= cap;
+  }
+}
 
 void MatMulRows(const Matrix& w, int64_t row_begin, int64_t row_end, const float* x,
                 int num_inputs, float* y) {
   const int64_t rows = row_end - row_begin;
   const int64_t cols = w.cols;
+  constexpr int64_t kRowsPerTask = 16;
+  const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   const bool parallel = rows * cols * num_inputs >= 2 * kMinWorkPerThread;
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> converted(w.dtype == DType::kF32 ? 0 : cols);
+    std::vector<float> converted(w.dtype == DType::kF32 ? 0 : kRowsPerTask * cols);
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row;
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t first = task * kRowsPerTask;
+      const int64_t count = std::min(kRowsPerTask, rows - first);
+      const float* block;
       if (w.dtype == DType::kF32) {
-        row = static_cast<const float*>(w.row(row_begin + r));
+        block = static_cast<const float*>(w.row(row_begin + first));
       } else {
-        ConvertToF32(w.dtype, w.row(row_begin + r), cols, converted.data());
-        row = converted.data();
+        ConvertToF32(w.dtype, w.row(row_begin + first), count * cols, converted.data());
+        block = converted.data();
       }
-      for (int n = 0; n < num_inputs; ++n) y[n * rows + r] = Dot(row, x + n * cols, cols);
+      F32Block(block, cols, count, x, num_inputs, cols, y + first, rows);
     }
   }
 }
@@ -80,6 +216,22 @@ void ApplyRope(float* x, int heads, int head_dim, int rotated_pairs, const float
 void GeluGate(const float* gate, const float* up, int64_t count, Gelu gelu, float* out) {
   constexpr float kSqrt2OverPi = 0.79788456080286535588f;
   constexpr float kCoefficient = 0.044715f;
+  if (gelu == Gelu::kTanh) {
+    constexpr int64_t kChunk = 1024;
+    float inner[kChunk];
+    for (int64_t start = 0; start < count; start += kChunk) {
+      const int64_t n = std::min(kChunk, count - start);
+      for (int64_t i = 0; i < n; ++i) {
+        const float g = gate[start + i];
+        inner[i] = kSqrt2OverPi * (g + kCoefficient * g * g * g);
+      }
+      TanhLoop(inner, n, inner);
+      for (int64_t i = 0; i < n; ++i) {
+        out[start + i] = 0.5f * gate[start + i] * (1.0f + inner[i]) * up[start + i];
+      }
+    }
+    return;
+  }
   for (int64_t i = 0; i < count; ++i) {
     float g = gate[i];
     float activated;

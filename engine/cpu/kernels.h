@@ -34,6 +34,16 @@ enum class Gelu {
 // out[i] = gelu(gate[i]) * up[i].
 void GeluGate(const float* gate, const float* up, int64_t count, Gelu gelu, float* out);
 
+// sum a[i] * b[i] and y += alpha * x, vectorised for the CPU they run on.
+float Dot(const float* a, const float* b, int64_t count);
+void Axpy(float alpha, const float* x, int64_t count, float* y);
+
+// out[i] = tanh(in[i]) to within 2 ulp of f32 (vectorised; in place allowed).
+void Tanh(const float* in, int64_t count, float* out);
+
+// In-place x = cap * tanh(x / cap) (Gemma's final logit softcap).
+void Softcap(float* x, int64_t count, float cap);
+
 // In-place softmax of `count` values.
 void Softmax(float* x, int count);
 

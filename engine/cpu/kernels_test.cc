@@ -125,3 +125,28 @@ TEST(KernelsTest, SoftmaxIsStableAndNormalised) {
 
 }  // namespace
 }  // namespace gemma::cpu
+
+namespace gemma::cpu {
+namespace {
+
+TEST(KernelsTest, TanhIsWithinTwoUlpOfLibm) {
+  std::vector<float> x;
+  for (float v = -20.f; v <= 20.f; v += 0.001f) x.push_back(v);
+  for (float v : {0.f, -0.f, 1e-8f, -1e-8f, 0.6249f, 0.625f, 88.f, -100.f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  Tanh(x.data(), x.size(), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double expected = std::tanh(static_cast<double>(x[i]));
+    const double ulp =
+        std::max<double>(std::fabs(std::nextafter(float(expected), 2.f) - float(expected)), 1e-45);
+    ASSERT_LE(std::fabs(y[i] - expected), 2 * ulp + 1e-7 * std::fabs(expected)) << x[i];
+  }
+  std::vector<float> logits = {0.f, 15.f, -300.f};
+  Softcap(logits.data(), 3, 30.f);
+  EXPECT_EQ(logits[0], 0.f);
+  EXPECT_NEAR(logits[1], 30 * std::tanh(0.5), 1e-5);
+  EXPECT_NEAR(logits[2], -30 * std::tanh(10.0), 1e-5);
+}
+
+}  // namespace
+}  // namespace gemma::cpu

@@ -241,29 +241,35 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
     for (size_t ci = 0; ci < chunks.size(); ++ci) {
       const ForwardChunk& chunk = chunks[ci];
       const int n = static_cast<int>(chunk.tokens.size());
+      // Rows of every key/value position this chunk's queries can see, resolved once.
+      const int lo = layer.type == LayerType::kFull
+                         ? 0
+                         : std::max(0, chunk.start_position - c.sliding_window + 1);
+      const int hi = chunk.start_position + n;
+      std::vector<const float*> keys(hi - lo), values(hi - lo);
+      for (int j = lo; j < hi; ++j) {
+        const int32_t block = cache.BlockOf(*chunk.blocks, layer.type, j);
+        keys[j - lo] = cache.Key(li, block, j % cache.block_size());
+        values[j - lo] = cache.Value(li, block, j % cache.block_size());
+      }
 #pragma omp parallel for collapse(2) schedule(dynamic)
       for (int i = 0; i < n; ++i) {
         for (int head = 0; head < heads; ++head) {
           const int t = chunk_offset[ci] + i;
           const int p = positions[t];
-          const int first = layer.type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
-          const int kv_head = head / group;
+          const int first =
+              layer.type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
+          const int kv_offset = (head / group) * d;
           const float* query = &q[(static_cast<size_t>(t) * heads + head) * d];
           std::vector<float> scores(p - first + 1);
           for (int j = first; j <= p; ++j) {
-            const float* key = cache.Key(li, cache.BlockOf(*chunk.blocks, layer.type, j),
-                                         j % cache.block_size()) + kv_head * d;
-            float dot = 0.f;
-            for (int e = 0; e < d; ++e) dot += query[e] * key[e];
-            scores[j - first] = dot;  // Gemma 4 scales attention logits by 1.0.
+            // Gemma 4 scales attention logits by 1.0.
+            scores[j - first] = cpu::Dot(query, keys[j - lo] + kv_offset, d);
           }
           cpu::Softmax(scores.data(), static_cast<int>(scores.size()));
           float* out = &attention[(static_cast<size_t>(t) * heads + head) * d];
           for (int j = first; j <= p; ++j) {
-            const float* value = cache.Value(li, cache.BlockOf(*chunk.blocks, layer.type, j),
-                                             j % cache.block_size()) + kv_head * d;
-            const float weight = scores[j - first];
-            for (int e = 0; e < d; ++e) out[e] += weight * value[e];
+            cpu::Axpy(scores[j - first], values[j - lo] + kv_offset, d, out);
           }
         }
       }
@@ -301,8 +307,7 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
   logits->assign(rows.size() * static_cast<size_t>(c.vocab_size), 0.f);
   cpu::MatMul(weights_.embed, selected.data(), static_cast<int>(rows.size()), logits->data());
   if (c.final_logit_softcap > 0) {
-    const float cap = c.final_logit_softcap;
-    for (float& value : *logits) value = cap * std::tanh(value / cap);
+    cpu::Softcap(logits->data(), static_cast<int64_t>(logits->size()), c.final_logit_softcap);
   }
   return absl::OkStatus();
 }
