@@ -26,11 +26,63 @@ __attribute__((always_inline)) inline float Sum16(Vec16 v) {
   return s;
 }
 
+// Readers of 16 consecutive weights as f32, for each stored dtype. `row` points at a weight row;
+// `c` is a multiple of 16.
+struct F32Weights {
+  static Vec16 Load(const void* row, int64_t c) { return Load16(static_cast<const float*>(row) + c); }
+  static float At(const void* row, int64_t c) { return static_cast<const float*>(row)[c]; }
+};
+
+struct Bf16Weights {
+  __attribute__((always_inline)) static Vec16 Load(const void* row, int64_t c) {
+    typedef uint16_t U16x16 __attribute__((vector_size(32)));
+    typedef uint32_t U32x16 __attribute__((vector_size(64)));
+    U16x16 half;
+    std::memcpy(&half, static_cast<const uint16_t*>(row) + c, sizeof(half));
+    const U32x16 wide = __builtin_convertvector(half, U32x16) << 16;
+    Vec16 v;
+    std::memcpy(&v, &wide, sizeof(v));
+    return v;
+  }
+  static float At(const void* row, int64_t c) {
+    return Bf16ToF32(static_cast<const uint16_t*>(row)[c]);
+  }
+};
+
+// f16 -> f32 for every bit pattern (q8_0 block scales), built at start-up so the hot loop reads
+// it without a guard.
+const float* BuildF16Table() {
+  float* t = new float[65536];
+  for (uint32_t i = 0; i < 65536; ++i) t[i] = F16ToF32(static_cast<uint16_t>(i));
+  return t;
+}
+const float* const kF16Table = BuildF16Table();
+
+struct Q8_0Weights {
+  __attribute__((always_inline)) static Vec16 Load(const void* row, int64_t c) {
+    typedef int8_t I8x16 __attribute__((vector_size(16), aligned(1)));  // Unaligned loads.
+    typedef int32_t I32x16 __attribute__((vector_size(64)));
+    const uint8_t* block = static_cast<const uint8_t*>(row) + (c / kQ8_0BlockSize) * kQ8_0BlockBytes;
+    uint16_t scale_bits;
+    std::memcpy(&scale_bits, block, 2);
+    const I8x16 q = *reinterpret_cast<const I8x16*>(block + 2 + c % kQ8_0BlockSize);
+    // Two widening steps (int8 -> int32 -> float) map to single instructions.
+    return __builtin_convertvector(__builtin_convertvector(q, I32x16), Vec16) *
+           kF16Table[scale_bits];
+  }
+  static float At(const void* row, int64_t c) {
+    float value;
+    const uint8_t* block = static_cast<const uint8_t*>(row) + (c / kQ8_0BlockSize) * kQ8_0BlockBytes;
+    ConvertToF32(DType::kQ8_0, block, kQ8_0BlockSize, &value);  // Not reached: rows are % 32.
+    return value;
+  }
+};
+
 // y[n * y_stride + r] = dot(w[r], x[n]) for r < R, n < N: R weight rows against N inputs, all
 // R * N accumulators in registers so each weight load feeds N multiply-adds.
-template <int R, int N>
-__attribute__((always_inline)) inline void Tile(const float* w, int64_t w_stride, const float* x, int64_t cols, float* y,
-                 int64_t y_stride) {
+template <typename Weights, int R, int N>
+__attribute__((always_inline)) inline void Tile(const uint8_t* w, size_t row_bytes, const float* x,
+                                                int64_t cols, float* y, int64_t y_stride) {
   Vec16 acc[R][N] = {};
   int64_t c = 0;
   for (; c + 16 <= cols; c += 16) {
@@ -39,7 +91,7 @@ __attribute__((always_inline)) inline void Tile(const float* w, int64_t w_stride
     for (int n = 0; n < N; ++n) xv[n] = Load16(x + n * cols + c);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const Vec16 wv = Load16(w + r * w_stride + c);
+      const Vec16 wv = Weights::Load(w + r * row_bytes, c);
 #pragma GCC unroll 4
       for (int n = 0; n < N; ++n) acc[r][n] += wv * xv[n];
     }
@@ -47,35 +99,56 @@ __attribute__((always_inline)) inline void Tile(const float* w, int64_t w_stride
   for (int r = 0; r < R; ++r) {
     for (int n = 0; n < N; ++n) {
       float sum = Sum16(acc[r][n]);
-      for (int64_t k = c; k < cols; ++k) sum += w[r * w_stride + k] * x[n * cols + k];
+      for (int64_t k = c; k < cols; ++k) sum += Weights::At(w + r * row_bytes, k) * x[n * cols + k];
       y[n * y_stride + r] = sum;
     }
   }
 }
 
-// Rows [0, rows) of f32 weights (stride w_stride) against all inputs; y rows have y_stride.
-// Cloned per instruction set and picked at load time by the CPU's features.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void F32Block(
-    const float* w, int64_t w_stride, int64_t rows, const float* x, int num_inputs, int64_t cols,
-    float* y, int64_t y_stride) {
+// Rows [0, rows) of weights (row_bytes apart) against all inputs; y rows are y_stride apart.
+template <typename Weights>
+__attribute__((always_inline)) inline void Block(const uint8_t* w, size_t row_bytes, int64_t rows,
+                                                 const float* x, int num_inputs, int64_t cols,
+                                                 float* y, int64_t y_stride) {
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     int n = 0;
     for (; n + 4 <= num_inputs; n += 4) {
-      Tile<4, 4>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+      Tile<Weights, 4, 4>(w + r * row_bytes, row_bytes, x + n * cols, cols, y + n * y_stride + r,
+                          y_stride);
     }
     for (; n < num_inputs; ++n) {
-      Tile<4, 1>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+      Tile<Weights, 4, 1>(w + r * row_bytes, row_bytes, x + n * cols, cols, y + n * y_stride + r,
+                          y_stride);
     }
   }
   for (; r < rows; ++r) {
     int n = 0;
     for (; n + 4 <= num_inputs; n += 4) {
-      Tile<1, 4>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+      Tile<Weights, 1, 4>(w + r * row_bytes, row_bytes, x + n * cols, cols, y + n * y_stride + r,
+                          y_stride);
     }
     for (; n < num_inputs; ++n) {
-      Tile<1, 1>(w + r * w_stride, w_stride, x + n * cols, cols, y + n * y_stride + r, y_stride);
+      Tile<Weights, 1, 1>(w + r * row_bytes, row_bytes, x + n * cols, cols, y + n * y_stride + r,
+                          y_stride);
     }
+  }
+}
+
+// One clone per instruction set, picked at load time by the CPU's features.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void DTypeBlock(
+    DType dtype, const uint8_t* w, size_t row_bytes, int64_t rows, const float* x, int num_inputs,
+    int64_t cols, float* y, int64_t y_stride) {
+  switch (dtype) {
+    case DType::kBF16:
+      Block<Bf16Weights>(w, row_bytes, rows, x, num_inputs, cols, y, y_stride);
+      return;
+    case DType::kQ8_0:
+      Block<Q8_0Weights>(w, row_bytes, rows, x, num_inputs, cols, y, y_stride);
+      return;
+    default:
+      Block<F32Weights>(w, row_bytes, rows, x, num_inputs, cols, y, y_stride);
+      return;
   }
 }
 
@@ -164,21 +237,23 @@ void MatMulRows(const Matrix& w, int64_t row_begin, int64_t row_end, const float
   constexpr int64_t kRowsPerTask = 16;
   const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   const bool parallel = rows * cols * num_inputs >= 2 * kMinWorkPerThread;
+  // f16 rows are widened to f32 first; f32, bf16 and q8_0 are read as stored.
+  const bool widen = w.dtype == DType::kF16 || w.dtype == DType::kI32 || w.dtype == DType::kI64;
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> converted(w.dtype == DType::kF32 ? 0 : kRowsPerTask * cols);
+    std::vector<float> converted(widen ? kRowsPerTask * cols : 0);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t first = task * kRowsPerTask;
       const int64_t count = std::min(kRowsPerTask, rows - first);
-      const float* block;
-      if (w.dtype == DType::kF32) {
-        block = static_cast<const float*>(w.row(row_begin + first));
-      } else {
+      if (widen) {
         ConvertToF32(w.dtype, w.row(row_begin + first), count * cols, converted.data());
-        block = converted.data();
+        DTypeBlock(DType::kF32, reinterpret_cast<const uint8_t*>(converted.data()),
+                   cols * sizeof(float), count, x, num_inputs, cols, y + first, rows);
+      } else {
+        DTypeBlock(w.dtype, static_cast<const uint8_t*>(w.row(row_begin + first)), w.row_bytes(),
+                   count, x, num_inputs, cols, y + first, rows);
       }
-      F32Block(block, cols, count, x, num_inputs, cols, y + first, rows);
     }
   }
 }
