@@ -1,0 +1,163 @@
+// generate: loads a Gemma 4 checkpoint (HF directory or GGUF) and generates from token ids
+// in-process, printing the generated ids (and their vocabulary pieces when the GGUF carries a
+// vocabulary) and the speed.
+//   generate --model=PATH --prompt_ids=2,105,2364,107 [--max_tokens=32] [--temperature=0]
+//            [--top_k=0] [--top_p=1] [--min_p=0] [--seed=0] [--threads=N]
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "engine/block_manager.h"
+#include "engine/model/gemma4.h"
+#include "engine/sampler.h"
+
+ABSL_FLAG(std::string, model, "", "HF model directory or .gguf file.");
+ABSL_FLAG(std::string, prompt_ids, "2", "Comma-separated prompt token ids (BOS included).");
+ABSL_FLAG(int, max_tokens, 32, "Tokens to generate.");
+ABSL_FLAG(float, temperature, 0.f, "0: greedy.");
+ABSL_FLAG(int, top_k, 0, "0: off.");
+ABSL_FLAG(float, top_p, 1.f, "1: off.");
+ABSL_FLAG(float, min_p, 0.f, "0: off.");
+ABSL_FLAG(uint64_t, seed, 0, "Sampling seed.");
+ABSL_FLAG(int, threads, 0, "CPU threads (0: all).");
+ABSL_FLAG(bool, stop_at_eos, true, "Stop at <eos> (1) and <turn|> (106).");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Reads every page of the checkpoint once, drawing a progress bar, so that generation is timed
+// on resident weights.
+void WarmWeights(const gemma::Gemma4Model& model) {
+  std::vector<std::pair<const uint8_t*, size_t>> spans;
+  size_t total = 0;
+  auto add = [&](const gemma::Matrix& m) {
+    if (m.empty()) return;
+    spans.emplace_back(static_cast<const uint8_t*>(m.data), m.rows * m.row_bytes());
+    total += spans.back().second;
+  };
+  add(model.weights().embed);
+  for (const auto& layer : model.weights().layers) {
+    for (const gemma::Matrix* m : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up,
+                                   &layer.down}) {
+      add(*m);
+    }
+  }
+  size_t done = 0;
+  volatile uint8_t sink = 0;
+  int shown = -1;
+  for (const auto& [data, size] : spans) {
+    for (size_t offset = 0; offset < size; offset += 4096) {
+      sink = sink + data[offset];
+      done += std::min<size_t>(4096, size - offset);
+      const int percent = static_cast<int>(100.0 * done / total);
+      if (percent != shown) {
+        shown = percent;
+        std::fprintf(stderr, "\rloading weights [%-40s] %3d%% of %.1f MB",
+                     std::string(percent * 40 / 100, '#').c_str(), percent, total / 1e6);
+      }
+    }
+  }
+  std::fprintf(stderr, "\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Generates from token ids with a Gemma 4 checkpoint.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
+  std::vector<int32_t> prompt;
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_prompt_ids), ',')) {
+    int32_t id;
+    if (!absl::SimpleAtoi(part, &id)) {
+      std::fprintf(stderr, "--prompt_ids: \"%s\" is not a token id\n", std::string(part).c_str());
+      return EXIT_FAILURE;
+    }
+    prompt.push_back(id);
+  }
+  auto start = Clock::now();
+  auto model = gemma::Gemma4Model::Load(absl::GetFlag(FLAGS_model));
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    return EXIT_FAILURE;
+  }
+  WarmWeights(**model);
+  const gemma::Gemma4Config& config = (*model)->config();
+  std::fprintf(stderr, "loaded %s: %d layers, hidden %d, %s weights, in %.2f s\n",
+               absl::GetFlag(FLAGS_model).c_str(), config.num_layers(), config.hidden_size,
+               gemma::DTypeName((*model)->weights().embed.dtype), Since(start));
+
+  gemma::SamplingParams sampling;
+  sampling.temperature = absl::GetFlag(FLAGS_temperature);
+  sampling.top_k = absl::GetFlag(FLAGS_top_k);
+  sampling.top_p = absl::GetFlag(FLAGS_top_p);
+  sampling.min_p = absl::GetFlag(FLAGS_min_p);
+  sampling.seed = absl::GetFlag(FLAGS_seed);
+  if (absl::Status valid = gemma::ValidateSamplingParams(sampling, config.vocab_size); !valid.ok()) {
+    std::fprintf(stderr, "%s\n", valid.ToString().c_str());
+    return EXIT_FAILURE;
+  }
+  const int max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  const int capacity = static_cast<int>(prompt.size()) + max_tokens;
+  const gemma::KvCacheOptions cache_options{16, capacity / 16 + 1, capacity / 16 + 1};
+  gemma::KvCache cache(config, cache_options);
+  gemma::BlockManager blocks(cache_options, config.sliding_window);
+  std::vector<uint64_t> keys(prompt.begin(), prompt.end());
+  (void)blocks.AddSequence(1, keys);
+  if (absl::Status s = blocks.Append(1, keys); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return EXIT_FAILURE;
+  }
+  std::vector<float> logits;
+  start = Clock::now();
+  absl::Status status = (*model)->Forward({{prompt, 0, blocks.tables(1), false}}, cache, &logits);
+  const double prefill_seconds = Since(start);
+  gemma::PenaltyState penalties(prompt);
+  const gemma::GgufValue* pieces =
+      (*model)->checkpoint().gguf() ? (*model)->checkpoint().gguf()->Find("tokenizer.ggml.tokens")
+                                    : nullptr;
+  std::vector<int32_t> generated;
+  start = Clock::now();
+  while (status.ok() && static_cast<int>(generated.size()) < max_tokens) {
+    const gemma::SampledToken next =
+        gemma::Sample(logits.data(), config.vocab_size, sampling, penalties, generated.size());
+    generated.push_back(next.token);
+    penalties.AddOutput(next.token);
+    std::printf("%d%s%s\n", next.token, pieces ? "\t" : "",
+                pieces ? pieces->strings[next.token].c_str() : "");
+    std::fflush(stdout);
+    if (absl::GetFlag(FLAGS_stop_at_eos) && (next.token == 1 || next.token == 106)) break;
+    if (static_cast<int>(generated.size()) == max_tokens) break;
+    const uint64_t key = next.token;
+    status = blocks.Append(1, absl::MakeConstSpan(&key, 1));
+    if (status.ok()) {
+      const int position = static_cast<int>(prompt.size() + generated.size()) - 1;
+      status = (*model)->Forward({{absl::MakeConstSpan(&next.token, 1), position, blocks.tables(1), false}},
+                                 cache, &logits);
+    }
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    return EXIT_FAILURE;
+  }
+  const double decode_seconds = Since(start);
+  std::fprintf(stderr, "prefill: %zu tokens, %.1f tokens/s; decode: %zu tokens, %.1f tokens/s\n",
+               prompt.size(), prompt.size() / prefill_seconds, generated.size(),
+               generated.size() > 1 ? (generated.size() - 1) / decode_seconds : 0.0);
+  return EXIT_SUCCESS;
+}
