@@ -2,9 +2,11 @@
 # The main job: sets the machine up, builds, starts the local cluster on 127.0.0.1 and sends it
 # the demo request, then stops what it started.
 #
-# Today the cluster is the common server skeleton (health + reflection); the demo request checks
-# it through a foreign client (buf curl). Preprocess, CPU workers (TP = 2) and the router join here
-# as their issues land, and the demo becomes a multimodal Generate request.
+# Today: the common server skeleton (health + reflection), checked through a foreign client (buf
+# curl), and the engine generating in-process on the default model (the 12B architecture scaled
+# down, random weights, real Gemma 4 vocabulary; generated once into /var/cache/gemma-serve).
+# Preprocess, CPU workers (TP = 2) and the router join here as their issues land, and the demo
+# becomes a multimodal Generate request through the router.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -14,7 +16,8 @@ say() { printf '[cluster] %s\n' "$*"; }
 say "setting up the machine (first run: a few minutes)"
 scripts/setup.sh </dev/null
 say "building"
-bazel build -c opt --noshow_progress //service/common:skeleton_server </dev/null 2>&1 |
+bazel build -c opt --noshow_progress //service/common:skeleton_server \
+  //engine/tools:make_test_checkpoint //engine/tools:generate </dev/null 2>&1 |
   grep -E "^(ERROR|FAILED)" || true
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
 
@@ -51,4 +54,14 @@ say "demo request: reflection, then grpc.health.v1.Health/Check"
 buf=("$npm_dir/node_modules/.bin/buf" curl --protocol grpc --http2-prior-knowledge)
 "${buf[@]}" --list-methods "http://127.0.0.1:$port"
 "${buf[@]}" -d '{}' "http://127.0.0.1:$port/grpc.health.v1.Health/Check"
+model_dir=/var/cache/gemma-serve/models/default
+if [[ ! -f "$model_dir/model.gguf" ]]; then
+  say "generating the default model in $model_dir"
+  mkdir -p "$model_dir"
+  "$bin/engine/tools/make_test_checkpoint" --hf_dir="$model_dir/hf" --gguf="$model_dir/model.gguf"
+fi
+say "demo generation (engine in-process; token ids until the tokenizer lands):"
+say "prompt ids: <bos> <|turn> user \\n ... <turn|> \\n <|turn> model \\n"
+"$bin/engine/tools/generate" --model="$model_dir/model.gguf" --max_tokens=16 \
+  --prompt_ids=2,105,2364,107,9259,236764,1217,659,611,236881,106,107,105,4368,107
 say "done; stopping"

@@ -4,6 +4,7 @@
 //   generate --model=PATH --prompt_ids=2,105,2364,107 [--max_tokens=32] [--temperature=0]
 //            [--top_k=0] [--top_p=1] [--min_p=0] [--seed=0] [--threads=N]
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,12 +61,13 @@ void WarmWeights(const gemma::Gemma4Model& model) {
   size_t done = 0;
   volatile uint8_t sink = 0;
   int shown = -1;
+  const bool terminal = isatty(STDERR_FILENO);  // Logs get only the final line.
   for (const auto& [data, size] : spans) {
     for (size_t offset = 0; offset < size; offset += 4096) {
       sink = sink + data[offset];
       done += std::min<size_t>(4096, size - offset);
       const int percent = static_cast<int>(100.0 * done / total);
-      if (percent != shown) {
+      if (percent != shown && (terminal || done == total)) {
         shown = percent;
         std::fprintf(stderr, "\rloading weights [%-40s] %3d%% of %.1f MB",
                      std::string(percent * 40 / 100, '#').c_str(), percent, total / 1e6);
