@@ -20,6 +20,8 @@ apt_packages=(
   # C++ libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # Metrics endpoint (cpp-httplib) and its checks (promtool, a real Prometheus)
+  libcpp-httplib-dev prometheus
   # Tests: certificates, foreign gRPC client
   openssl python3 python3-grpcio python3-protobuf
   # Header-only JSON (config.json, safetensors headers)
