@@ -46,7 +46,8 @@ start() {  # name binary args...; sets started_port
 }
 
 say "starting the skeleton server"
-start skeleton "$bin/service/common/skeleton_server"
+metrics_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start skeleton "$bin/service/common/skeleton_server" --metrics_port="$metrics_port"
 port=$started_port
 say "skeleton server on 127.0.0.1:$port"
 
@@ -54,6 +55,9 @@ say "demo request: reflection, then grpc.health.v1.Health/Check"
 buf=("$npm_dir/node_modules/.bin/buf" curl --protocol grpc --http2-prior-knowledge)
 "${buf[@]}" --list-methods "http://127.0.0.1:$port"
 "${buf[@]}" -d '{}' "http://127.0.0.1:$port/grpc.health.v1.Health/Check"
+say "its metrics (http://127.0.0.1:$metrics_port/metrics):"
+/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" |
+  grep -E "^gemma_grpc_server_handled_total|^gemma_grpc_server_in_flight"
 model_dir=/var/cache/gemma-serve/models/default
 if [[ ! -f "$model_dir/model.gguf" ]]; then
   say "generating the default model in $model_dir"

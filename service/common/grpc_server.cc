@@ -22,34 +22,72 @@
 
 namespace gemma {
 
+// What the server counts about its calls: those in flight, and (when a registry is given) calls
+// handled by method and status code with their handling time.
+struct CallStats {
+  std::atomic<int> in_flight{0};
+  monitoring::CounterFamily* handled = nullptr;
+  monitoring::HistogramFamily* seconds = nullptr;
+  monitoring::Gauge* in_flight_gauge = nullptr;
+};
+
+
 namespace {
 
 // gRPC creates one interceptor per call once a handler is bound and destroys it when the call
 // ends, so live trackers are exactly the calls in flight.
 class CallTracker : public grpc::experimental::Interceptor {
  public:
-  explicit CallTracker(std::shared_ptr<std::atomic<int>> count) : count_(std::move(count)) {
-    count_->fetch_add(1, std::memory_order_acq_rel);
+  CallTracker(std::shared_ptr<CallStats> stats, const char* method)
+      : stats_(std::move(stats)), method_(method != nullptr ? method : "unknown"),
+        start_(absl::Now()) {
+    stats_->in_flight.fetch_add(1, std::memory_order_acq_rel);
+    if (stats_->in_flight_gauge != nullptr) stats_->in_flight_gauge->Add(1);
   }
-  ~CallTracker() override { count_->fetch_sub(1, std::memory_order_acq_rel); }
+  ~CallTracker() override {
+    if (stats_->handled != nullptr) {
+      stats_->handled->WithLabels({method_, code_})->Increment();
+      stats_->seconds->WithLabels({method_})->Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+    }
+    if (stats_->in_flight_gauge != nullptr) stats_->in_flight_gauge->Add(-1);
+    stats_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = StatusCodeName(methods->GetSendStatus().error_code());
+    }
     methods->Proceed();
   }
 
  private:
-  const std::shared_ptr<std::atomic<int>> count_;
+  static std::string StatusCodeName(grpc::StatusCode code) {
+    static const char* const kNames[] = {
+        "OK",        "CANCELLED",         "UNKNOWN",         "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",     "DATA_LOSS",
+        "UNAUTHENTICATED"};
+    const int index = static_cast<int>(code);
+    return index >= 0 && index <= 16 ? kNames[index] : "UNKNOWN";
+  }
+
+  const std::shared_ptr<CallStats> stats_;
+  const std::string method_;
+  const absl::Time start_;
+  std::string code_ = "CANCELLED";  // Unless a status is sent.
 };
 
 class CallTrackerFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit CallTrackerFactory(std::shared_ptr<std::atomic<int>> count) : count_(std::move(count)) {}
+  explicit CallTrackerFactory(std::shared_ptr<CallStats> stats) : stats_(std::move(stats)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo*) override {
-    return new CallTracker(count_);
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallTracker(stats_, info->method());
   }
 
  private:
-  const std::shared_ptr<std::atomic<int>> count_;
+  const std::shared_ptr<CallStats> stats_;
 };
 
 absl::Status WritePortFile(const std::string& path, int port) {
@@ -69,7 +107,8 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOptions& options,
                                                                std::vector<ServiceEntry> services,
-                                                               bool serving) {
+                                                               bool serving,
+                                                               monitoring::Registry* registry) {
   absl::Status valid = ValidateServerOptions(options);
   if (!valid.ok()) return valid;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -91,16 +130,37 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   for (const ServiceEntry& entry : services) builder.RegisterService(entry.service);
-  auto in_flight = std::make_shared<std::atomic<int>>(0);
+  auto own_registry = registry == nullptr ? std::make_unique<monitoring::Registry>() : nullptr;
+  if (registry == nullptr) registry = own_registry.get();
+  auto stats = std::make_shared<CallStats>();
+  stats->handled = registry->AddCounter("gemma_grpc_server_handled_total",
+                                        "RPCs completed, by method and status code.",
+                                        {"grpc_method", "grpc_code"});
+  stats->seconds = registry->AddHistogram(
+      "gemma_grpc_server_handling_seconds", "Time from a call's start to its end, by method.",
+      {"grpc_method"}, monitoring::RequestLatencyBuckets());
+  stats->in_flight_gauge =
+      registry->AddGauge("gemma_grpc_server_in_flight", "RPCs bound to a handler, not finished.")
+          ->WithLabels({});
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<CallTrackerFactory>(in_flight));
+  interceptors.push_back(std::make_unique<CallTrackerFactory>(stats));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address()));
   }
   std::unique_ptr<GrpcServer> result(new GrpcServer(options, std::move(services),
-                                                    std::move(in_flight), std::move(server), port));
+                                                    std::move(stats), std::move(server), port));
+  result->own_registry_ = std::move(own_registry);
+  result->registry_ = registry;
+  if (options.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<monitoring::MetricsHttpServer>> metrics =
+        monitoring::MetricsHttpServer::Start(options.host, options.metrics_port, registry);
+    if (!metrics.ok()) return metrics.status();
+    result->metrics_ = std::move(*metrics);
+    LogInfo("grpc_server", "metrics on http://%s:%d/metrics", options.host,
+            result->metrics_->port());
+  }
   result->SetServing(serving);
   if (!options.port_file.empty()) {
     absl::Status written = WritePortFile(options.port_file, port);
@@ -113,15 +173,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
 }
 
 GrpcServer::GrpcServer(const ServerOptions& options, std::vector<ServiceEntry> services,
-                       std::shared_ptr<std::atomic<int>> in_flight,
+                       std::shared_ptr<CallStats> stats,
                        std::unique_ptr<grpc::Server> server, int port)
     : options_(options),
-      in_flight_(std::move(in_flight)),
+      stats_(std::move(stats)),
       services_(std::move(services)),
       server_(std::move(server)),
       port_(port) {}
 
-int GrpcServer::in_flight_calls() const { return in_flight_->load(std::memory_order_acquire); }
+int GrpcServer::in_flight_calls() const {
+  return stats_->in_flight.load(std::memory_order_acquire);
+}
+
+int GrpcServer::metrics_port() const { return metrics_ != nullptr ? metrics_->port() : -1; }
 
 GrpcServer::~GrpcServer() { Shutdown(); }
 

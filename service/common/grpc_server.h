@@ -21,6 +21,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "monitoring/metrics.h"
+#include "monitoring/metrics_http_server.h"
 #include "service/common/server_options.h"
 
 namespace gemma {
@@ -32,14 +34,19 @@ struct ServiceEntry {
   std::string name;
 };
 
+struct CallStats;
+
 class GrpcServer {
  public:
   // Binds, starts and returns the server. `serving` is the initial health status of every
   // service and of the whole server ("" in grpc.health.v1); workers start NOT_SERVING and switch
-  // after loading their model. UNAVAILABLE when the address cannot be bound.
+  // after loading their model. RPC metrics (gemma_grpc_server_*) go to `registry` (or one the
+  // server owns), served at /metrics when options.metrics_port >= 0. UNAVAILABLE when an address
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const ServerOptions& options,
                                                            std::vector<ServiceEntry> services,
-                                                           bool serving = true);
+                                                           bool serving = true,
+                                                           monitoring::Registry* registry = nullptr);
   ~GrpcServer();  // Shutdown() if it has not run.
 
   GrpcServer(const GrpcServer&) = delete;
@@ -47,6 +54,8 @@ class GrpcServer {
 
   int port() const { return port_; }
   int in_flight_calls() const;  // Calls bound to a handler and not yet finished.
+  int metrics_port() const;     // -1 when /metrics is not served.
+  monitoring::Registry* registry() const { return registry_; }
   std::string address() const;  // host:port actually bound.
 
   // Sets the health status of every service and the server. Ignored once Shutdown() began.
@@ -55,14 +64,16 @@ class GrpcServer {
 
  private:
   GrpcServer(const ServerOptions& options, std::vector<ServiceEntry> services,
-             std::shared_ptr<std::atomic<int>> in_flight, std::unique_ptr<grpc::Server> server,
-             int port);
+             std::shared_ptr<CallStats> stats, std::unique_ptr<grpc::Server> server, int port);
 
   const ServerOptions options_;
-  const std::shared_ptr<std::atomic<int>> in_flight_;  // Calls bound to a handler, not done.
+  const std::shared_ptr<CallStats> stats_;
+  std::unique_ptr<monitoring::Registry> own_registry_;  // When the caller gave none.
+  monitoring::Registry* registry_ = nullptr;
   const std::vector<ServiceEntry> services_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;
+  std::unique_ptr<monitoring::MetricsHttpServer> metrics_;  // Stops before the registry goes.
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

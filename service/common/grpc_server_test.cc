@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 
@@ -192,6 +194,32 @@ TEST_F(GrpcServerTest, ShutdownCancelsCallsPastTheDrainTimeout) {
   call.join();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_FALSE(in_flight.ok());
+}
+
+TEST_F(GrpcServerTest, ExportsRpcMetricsOverHttp) {
+  ServerOptions options = Options();
+  options.metrics_port = 0;
+  monitoring::Registry registry;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      options, {{&slow_, gemma::testing::Slow::service_full_name()}}, true, &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->metrics_port(), 0);
+  auto channel = Connect(**server);
+  ASSERT_TRUE(Sleep(channel, 1).ok());
+  ASSERT_TRUE(Sleep(channel, 1).ok());
+  HealthCheckResponse response;
+  EXPECT_EQ(Check(channel, "no.such.Service", &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(WaitForInFlight(**server, 0));
+  httplib::Client http("127.0.0.1", (*server)->metrics_port());
+  auto page = http.Get("/metrics");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page->body, HasSubstr("gemma_grpc_server_handled_total{grpc_method=\"/gemma.testing."
+                                    "Slow/Sleep\",grpc_code=\"OK\"} 2\n"));
+  EXPECT_THAT(page->body, HasSubstr("grpc_method=\"/grpc.health.v1.Health/Check\",grpc_code=\""
+                                    "NOT_FOUND\"} 1\n"));
+  EXPECT_THAT(page->body, HasSubstr("gemma_grpc_server_handling_seconds_count{grpc_method=\"/gemma."
+                                    "testing.Slow/Sleep\"} 2\n"));
+  EXPECT_THAT(page->body, HasSubstr("gemma_grpc_server_in_flight 0\n"));
 }
 
 TEST_F(GrpcServerTest, CountsCallsInFlight) {

@@ -18,6 +18,8 @@ ABSL_FLAG(int64_t, drain_grace_ms, 0,
 ABSL_FLAG(int64_t, drain_timeout_ms, 30000,
           "Then let in-flight calls finish for this long before cancelling them.");
 
+ABSL_FLAG(int, metrics_port, -1, "HTTP port for /metrics (0: any free port, -1: none).");
+
 namespace gemma {
 
 std::string ServerOptions::address() const {
@@ -43,6 +45,10 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_message_bytes must be in [1024, 2^31 - 1], got ", options.max_message_bytes));
   }
+  if (options.metrics_port < -1 || options.metrics_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_port must be in [-1, 65535], got ", options.metrics_port));
+  }
   if (options.drain_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_grace_ms must not be negative");
   }
@@ -64,6 +70,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.drain_grace = absl::Milliseconds(absl::GetFlag(FLAGS_drain_grace_ms));
   options.drain_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms));
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   absl::Status status = ValidateServerOptions(options);
   if (!status.ok()) return status;
   return options;

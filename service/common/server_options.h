@@ -38,11 +38,14 @@ struct ServerOptions {
   // Then stop accepting and give in-flight calls this long to finish before cancelling them.
   absl::Duration drain_timeout = absl::Seconds(30);
 
+  // Port of the HTTP /metrics endpoint on `host`; 0 picks a free one; -1 serves none.
+  int metrics_port = -1;
+
   std::string address() const;  // "host:port", IPv6 hosts bracketed.
 };
 
 // Reads --host, --port, --port_file, --tls_cert, --tls_key, --tls_client_ca, --max_message_bytes,
-// --drain_grace_ms and --drain_timeout_ms. `default_port` applies when --port is not given.
+// --drain_grace_ms, --drain_timeout_ms and --metrics_port. `default_port` applies when --port is not given.
 // INVALID_ARGUMENT names the offending flag.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 
