@@ -203,6 +203,13 @@ __attribute__((target("avx512f"))) void Q8_0BlockAvx512(const uint8_t* w, size_t
 
 const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
 
+// q8_0 -> f32 for whole rows, 16 values per step: w = float(q) * scale, exactly the value the
+// tile computes in registers, so both paths give identical products.
+__attribute__((target("avx512f"))) void DequantizeQ8_0Avx512(const uint8_t* src, int64_t count,
+                                                             float* dst) {
+  for (int64_t c = 0; c < count; c += 16) _mm512_storeu_ps(dst + c, Q8_0Load(src, c));
+}
+
 // One clone per instruction set, picked at load time by the CPU's features.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void DTypeBlock(
     DType dtype, const uint8_t* w, size_t row_bytes, int64_t rows, const float* x, int num_inputs,
@@ -309,8 +316,10 @@ void MatMulRows(const Matrix& w, int64_t row_begin, int64_t row_end, const float
   constexpr int64_t kRowsPerTask = 16;
   const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   const bool parallel = rows * cols * num_inputs >= 2 * kMinWorkPerThread;
-  // f16 rows are widened to f32 first; f32, bf16 and q8_0 are read as stored.
-  const bool widen = w.dtype == DType::kF16 || w.dtype == DType::kI32 || w.dtype == DType::kI64;
+  // f16 rows are widened to f32 first; so are q8_0 rows against many inputs (prefill), where one
+  // widening serves them all; otherwise f32, bf16 and q8_0 are read as stored.
+  const bool widen = w.dtype == DType::kF16 || w.dtype == DType::kI32 ||
+                     w.dtype == DType::kI64 || (w.dtype == DType::kQ8_0 && num_inputs >= 8);
 #pragma omp parallel if (parallel)
   {
     std::vector<float> converted(widen ? kRowsPerTask * cols : 0);
@@ -319,7 +328,12 @@ void MatMulRows(const Matrix& w, int64_t row_begin, int64_t row_end, const float
       const int64_t first = task * kRowsPerTask;
       const int64_t count = std::min(kRowsPerTask, rows - first);
       if (widen) {
-        ConvertToF32(w.dtype, w.row(row_begin + first), count * cols, converted.data());
+        if (w.dtype == DType::kQ8_0 && kHasAvx512) {
+          DequantizeQ8_0Avx512(static_cast<const uint8_t*>(w.row(row_begin + first)),
+                               count * cols, converted.data());
+        } else {
+          ConvertToF32(w.dtype, w.row(row_begin + first), count * cols, converted.data());
+        }
         DTypeBlock(DType::kF32, reinterpret_cast<const uint8_t*>(converted.data()),
                    cols * sizeof(float), count, x, num_inputs, cols, y + first, rows);
       } else {

@@ -150,3 +150,33 @@ TEST(KernelsTest, TanhIsWithinTwoUlpOfLibm) {
 
 }  // namespace
 }  // namespace gemma::cpu
+
+namespace gemma::cpu {
+namespace {
+
+// Decode (one input) and prefill (many inputs) take different routes through the kernels for
+// the same weights; each input's products must come out bit for bit the same either way, or
+// KV-cached decoding would drift from a recompute.
+class BatchInvarianceTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(BatchInvarianceTest, OneInputAtATimeEqualsABatch) {
+  const DType dtype = GetParam();
+  const int rows = 70, cols = 320, inputs = 11;
+  std::vector<uint8_t> stored = Encode(Random(int64_t{rows} * cols, 7, 0.1f), dtype);
+  const Matrix w{dtype, rows, cols, stored.data()};
+  std::vector<float> x = Random(int64_t{inputs} * cols, 8);
+  std::vector<float> batched(int64_t{inputs} * rows);
+  MatMul(w, x.data(), inputs, batched.data());
+  for (int n = 0; n < inputs; ++n) {
+    std::vector<float> single(rows);
+    MatMul(w, x.data() + n * cols, 1, single.data());
+    for (int r = 0; r < rows; ++r) ASSERT_EQ(single[r], batched[n * rows + r]) << n << "," << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, BatchInvarianceTest,
+                         ::testing::Values(DType::kF32, DType::kBF16, DType::kF16, DType::kQ8_0),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+}  // namespace
+}  // namespace gemma::cpu
