@@ -41,29 +41,16 @@ std::string FormatValue(double value) {
   return text;
 }
 
-std::string EscapeLabelValue(const std::string& value) {
+// Backslash and newline are escaped in help text; label values also escape the double quote.
+std::string Escape(const std::string& text, bool quotes) {
   std::string out;
-  for (char c : value) {
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quotes) {
       out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
     } else {
       out += c;
     }
@@ -78,7 +65,7 @@ std::string LabelSet(const std::vector<std::string>& names, const std::vector<st
   std::string out = "{";
   for (size_t i = 0; i < names.size(); ++i) {
     if (i > 0) out += ",";
-    absl::StrAppend(&out, names[i], "=\"", EscapeLabelValue(values[i]), "\"");
+    absl::StrAppend(&out, names[i], "=\"", Escape(values[i], /*quotes=*/true), "\"");
   }
   if (!extra.empty()) absl::StrAppend(&out, names.empty() ? "" : ",", extra);
   return out + "}";
@@ -86,7 +73,7 @@ std::string LabelSet(const std::vector<std::string>& names, const std::vector<st
 
 template <typename Child>
 void Header(const Family<Child>& family, const char* type, std::string* out) {
-  absl::StrAppend(out, "# HELP ", family.name(), " ", EscapeHelp(family.help()), "\n");
+  absl::StrAppend(out, "# HELP ", family.name(), " ", Escape(family.help(), /*quotes=*/false), "\n");
   absl::StrAppend(out, "# TYPE ", family.name(), " ", type, "\n");
 }
 
