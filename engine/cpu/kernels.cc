@@ -359,6 +359,22 @@ void RmsNorm(const float* x, const float* weight, int rows, int dim, float eps, 
   }
 }
 
+void LayerNorm(const float* x, const float* weight, const float* bias, int rows, int dim,
+               float eps, float* y) {
+  for (int r = 0; r < rows; ++r) {
+    const float* in = x + static_cast<int64_t>(r) * dim;
+    float* out = y + static_cast<int64_t>(r) * dim;
+    double sum = 0;
+    for (int i = 0; i < dim; ++i) sum += in[i];
+    const double mean = sum / dim;
+    double squares = 0;
+    for (int i = 0; i < dim; ++i) squares += (in[i] - mean) * (in[i] - mean);
+    const float scale = static_cast<float>(1.0 / std::sqrt(squares / dim + eps));
+    const float center = static_cast<float>(mean);
+    for (int i = 0; i < dim; ++i) out[i] = (in[i] - center) * scale * weight[i] + bias[i];
+  }
+}
+
 void ApplyRope(float* x, int heads, int head_dim, int rotated_pairs, const float* inv_freq,
                int position) {
   const int half = head_dim / 2;

@@ -21,6 +21,11 @@ void MatMulRows(const Matrix& w, int64_t row_begin, int64_t row_end, const float
 // w == nullptr for the weightless norm. In place allowed (y == x).
 void RmsNorm(const float* x, const float* weight, int rows, int dim, float eps, float* y);
 
+// LayerNorm over each of `rows` vectors: y = (x - mean) / sqrt(var + eps) * w + b (biased
+// variance, f32 with double accumulation). In place allowed.
+void LayerNorm(const float* x, const float* weight, const float* bias, int rows, int dim,
+               float eps, float* y);
+
 // Rotate-half (NeoX) RoPE in place on `heads` vectors of `head_dim` at `position`: pair
 // (i, i + head_dim / 2) rotates by position * inv_freq[i] for i < rotated_pairs.
 void ApplyRope(float* x, int heads, int head_dim, int rotated_pairs, const float* inv_freq,

@@ -107,6 +107,10 @@ const TensorView* Checkpoint::Find(const std::string& hf_name) const {
   return gguf_ ? gguf_->FindTensor(stored) : safetensors_->Find(stored);
 }
 
+const TensorView* Checkpoint::FindStored(const std::string& stored_name) const {
+  return safetensors_ ? safetensors_->Find(stored_name) : nullptr;
+}
+
 absl::StatusOr<const TensorView*> Checkpoint::Require(const std::string& hf_name) const {
   const TensorView* tensor = Find(hf_name);
   if (tensor == nullptr) {

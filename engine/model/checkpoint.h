@@ -32,6 +32,8 @@ class Checkpoint {
   const TensorView* Find(const std::string& hf_name) const;
   // The same, with NOT_FOUND naming both the logical and the on-disk name.
   absl::StatusOr<const TensorView*> Require(const std::string& hf_name) const;
+  // A tensor by its full on-disk name (safetensors checkpoints; nullptr for GGUF or when absent).
+  const TensorView* FindStored(const std::string& stored_name) const;
   // The name the tensor has on disk.
   std::string StoredName(const std::string& hf_name) const;
 

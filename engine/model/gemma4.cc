@@ -80,6 +80,9 @@ absl::StatusOr<std::unique_ptr<Gemma4Model>> Gemma4Model::Load(const std::string
   std::unique_ptr<Gemma4Model> model(new Gemma4Model(std::move(*checkpoint)));
   absl::Status status = model->LoadWeights();
   if (!status.ok()) return status;
+  absl::StatusOr<Gemma4Embedders> embedders = LoadGemma4Embedders(*model->checkpoint_);
+  if (!embedders.ok()) return embedders.status();
+  model->embedders_ = std::move(*embedders);
   return model;
 }
 
@@ -137,6 +140,45 @@ absl::Status Gemma4Model::LoadWeights() {
   return absl::OkStatus();
 }
 
+absl::Status Gemma4Model::ValidateMedia(const ForwardChunk& chunk, size_t index) const {
+  const Gemma4Config& c = config();
+  const int begin = chunk.start_position;
+  const int end = begin + static_cast<int>(chunk.tokens.size());
+  int previous_end = begin;
+  for (size_t m = 0; m < chunk.media.size(); ++m) {
+    const MediaSpan& span = chunk.media[m];
+    const std::string where = absl::StrCat("chunk ", index, " media ", m, ": ");
+    const bool image = span.kind == MediaKind::kImage;
+    if (image ? !embedders_.image.has_value() : !embedders_.audio.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "this model has no ", image ? "image" : "audio", " embedder"));
+    }
+    if (span.features == nullptr || span.num_tokens <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "needs features and tokens"));
+    }
+    if (span.position < previous_end || span.position + span.num_tokens > end) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "positions [", span.position, ", ", span.position + span.num_tokens,
+          ") overlap another item or leave the chunk [", begin, ", ", end, ")"));
+    }
+    if (image && (span.grid_width <= 0 || span.grid_width > c.media.position_table_size ||
+                  (span.num_tokens - 1) / span.grid_width >= c.media.position_table_size)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "grid width ", span.grid_width,
+                                                     " does not fit the position table"));
+    }
+    const int32_t placeholder = image ? kImageSoftToken : kAudioSoftToken;
+    for (int p = span.position; p < span.position + span.num_tokens; ++p) {
+      if (chunk.tokens[p - begin] != placeholder) {
+        return absl::InvalidArgumentError(absl::StrCat(where, "position ", p, " holds token ",
+                                                       chunk.tokens[p - begin], ", not ",
+                                                       placeholder));
+      }
+    }
+    previous_end = span.position + span.num_tokens;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
                                   std::vector<float>* logits,
                                   const ForwardOptions& options) const {
@@ -174,6 +216,8 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
         }
       }
     }
+    absl::Status media = ValidateMedia(chunk, ci);
+    if (!media.ok()) return media;
     chunk_offset.push_back(total);
     total += static_cast<int>(chunk.tokens.size());
   }
@@ -190,6 +234,18 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
         ConvertToF32(weights_.embed.dtype, weights_.embed.row(chunk.tokens[i]), hidden,
                      &h[static_cast<size_t>(t) * hidden]);
         for (int d = 0; d < hidden; ++d) h[static_cast<size_t>(t) * hidden + d] *= weights_.embed_scale;
+      }
+    }
+    // Soft tokens replace their placeholders' rows (unscaled).
+    for (size_t ci = 0; ci < chunks.size(); ++ci) {
+      for (const MediaSpan& span : chunks[ci].media) {
+        float* rows = &h[static_cast<size_t>(chunk_offset[ci] + span.position -
+                                             chunks[ci].start_position) * hidden];
+        if (span.kind == MediaKind::kImage) {
+          EmbedImage(*embedders_.image, c, span.features, span.num_tokens, span.grid_width, rows);
+        } else {
+          EmbedAudio(*embedders_.audio, c, span.features, span.num_tokens, rows);
+        }
       }
     }
   }
@@ -257,18 +313,28 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
         for (int head = 0; head < heads; ++head) {
           const int t = chunk_offset[ci] + i;
           const int p = positions[t];
-          const int first =
-              layer.type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
+          int first = layer.type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
+          int last = p;
+          if (layer.type == LayerType::kSliding && c.bidirectional_vision) {
+            // Inside an image, sliding layers also see the image's later positions.
+            for (const MediaSpan& span : chunk.media) {
+              if (span.kind == MediaKind::kImage && p >= span.position &&
+                  p < span.position + span.num_tokens) {
+                first = std::min(first, span.position);
+                last = span.position + span.num_tokens - 1;
+              }
+            }
+          }
           const int kv_offset = (head / group) * d;
           const float* query = &q[(static_cast<size_t>(t) * heads + head) * d];
-          std::vector<float> scores(p - first + 1);
-          for (int j = first; j <= p; ++j) {
+          std::vector<float> scores(last - first + 1);
+          for (int j = first; j <= last; ++j) {
             // Gemma 4 scales attention logits by 1.0.
             scores[j - first] = cpu::Dot(query, keys[j - lo] + kv_offset, d);
           }
           cpu::Softmax(scores.data(), static_cast<int>(scores.size()));
           float* out = &attention[(static_cast<size_t>(t) * heads + head) * d];
-          for (int j = first; j <= p; ++j) {
+          for (int j = first; j <= last; ++j) {
             cpu::Axpy(scores[j - first], values[j - lo] + kv_offset, d, out);
           }
         }

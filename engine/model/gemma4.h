@@ -20,6 +20,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model/gemma4_config.h"
+#include "engine/model/gemma4_embedders.h"
 
 namespace gemma {
 
@@ -48,12 +49,31 @@ struct Gemma4Weights {
   std::vector<Gemma4LayerWeights> layers;
 };
 
+enum class MediaKind { kImage, kAudio };
+
+constexpr int32_t kImageSoftToken = 258880;  // <|image|>
+constexpr int32_t kAudioSoftToken = 258881;  // <|audio|>
+
+// One image or audio clip inside a chunk: positions [position, position + num_tokens) hold its
+// placeholder tokens and take its soft-token embeddings. On sliding-window layers the positions
+// of one image attend to each other in both directions during the pass that contains them (the
+// 12B's vision mask, transformers' Gemma4Unified path; full layers stay causal).
+struct MediaSpan {
+  MediaKind kind = MediaKind::kImage;
+  int position = 0;
+  int num_tokens = 0;
+  const float* features = nullptr;  // Image: f32 [num_tokens, patch_dim], values in [0, 1].
+                                    // Audio: f32 [num_tokens, audio_frame], 16 kHz samples.
+  int grid_width = 0;               // Image: patches per row.
+};
+
 // One sequence's tokens in a step: positions [start_position, start_position + tokens.size()).
 struct ForwardChunk {
   absl::Span<const int32_t> tokens;
   int start_position = 0;
   const BlockTables* blocks = nullptr;  // Must cover every position the chunk reads or writes.
   bool all_logits = false;              // Logits for every position; else only the last one.
+  absl::Span<const MediaSpan> media;    // Wholly inside the chunk, in position order.
 };
 
 struct ForwardOptions {
@@ -67,11 +87,13 @@ class Gemma4Model {
 
   const Gemma4Config& config() const { return checkpoint_->config(); }
   const Gemma4Weights& weights() const { return weights_; }
+  const Gemma4Embedders& embedders() const { return embedders_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
 
   // Runs one step, writing K/V of every chunk position into `cache`. `logits` receives, chunk by
   // chunk, one row of vocab_size per requested position (softcapped). INVALID_ARGUMENT for a
-  // token id out of range, a position past the context, or block tables that miss a position.
+  // token id out of range, a position past the context, block tables that miss a position, or
+  // media that do not sit on their placeholder tokens inside the chunk.
   absl::Status Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
                        std::vector<float>* logits, const ForwardOptions& options = {}) const;
 
@@ -80,7 +102,10 @@ class Gemma4Model {
   absl::Status LoadWeights();
 
   std::unique_ptr<Checkpoint> checkpoint_;
+  absl::Status ValidateMedia(const ForwardChunk& chunk, size_t index) const;
+
   Gemma4Weights weights_;
+  Gemma4Embedders embedders_;
   std::vector<float> sliding_inv_freq_;
   std::vector<float> full_inv_freq_;
 };

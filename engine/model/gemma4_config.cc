@@ -165,6 +165,24 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text
   }
   // Proportional: floor(factor * head_dim / 2) pairs rotate, frequencies over the full head dim.
   config.full.rotated_pairs = static_cast<int>(full_partial * config.full.head_dim / 2);
+  if (root.contains("vision_config") && root["vision_config"].is_object()) {
+    const Json& vision = root["vision_config"];
+    config.media.has_vision = true;
+    config.media.model_patch_size = ReadOr(vision, "model_patch_size", 48);
+    config.media.patch_dim = config.media.model_patch_size * config.media.model_patch_size * 3;
+    config.media.position_table_size = ReadOr(vision, "mm_posemb_size", 1120);
+    config.media.max_soft_tokens = ReadOr(vision, "num_soft_tokens", 280);
+    const int embed_dim = ReadOr(vision, "mm_embed_dim", config.hidden_size);
+    if (embed_dim != config.hidden_size) {
+      return absl::UnimplementedError(absl::StrCat("vision_config.mm_embed_dim ", embed_dim,
+                                                   " differs from hidden_size ",
+                                                   config.hidden_size));
+    }
+  }
+  if (root.contains("audio_config") && root["audio_config"].is_object()) {
+    config.media.has_audio = true;
+    config.media.audio_frame = ReadOr(root["audio_config"], "audio_embed_dim", 640);
+  }
   absl::Status valid = ValidateGemma4Config(config);
   if (!valid.ok()) return valid;
   return config;

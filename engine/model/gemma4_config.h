@@ -28,6 +28,17 @@ struct AttentionGeometry {
   int rotated_pairs = 0;
 };
 
+// The 12B's encoder-free embedders (config.json "vision_config" / "audio_config").
+struct MediaConfig {
+  bool has_vision = false;
+  int model_patch_size = 48;  // Pixels per side of one soft token's patch.
+  int patch_dim = 0;          // model_patch_size^2 * 3 values per patch, (y, x, channel) order.
+  int position_table_size = 0;  // mm_posemb_size: rows of the 2-D position table per axis.
+  int max_soft_tokens = 280;    // Default per-image budget.
+  bool has_audio = false;
+  int audio_frame = 640;  // Samples per soft token (40 ms at 16 kHz).
+};
+
 struct Gemma4Config {
   std::string architecture;  // e.g. "Gemma4UnifiedForConditionalGeneration"
   int vocab_size = 262144;
@@ -44,6 +55,7 @@ struct Gemma4Config {
   int max_position = 0;
   bool bidirectional_vision = false;  // use_bidirectional_attention == "vision"
   int pad_token_id = 0, eos_token_id = 1, bos_token_id = 2;
+  MediaConfig media;
 
   int num_layers() const { return static_cast<int>(layer_types.size()); }
   const AttentionGeometry& geometry(LayerType type) const {

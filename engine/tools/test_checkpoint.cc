@@ -24,10 +24,11 @@ namespace {
 using Json = nlohmann::json;
 
 struct Tensor {
-  std::string hf_name;  // Relative to the language model.
+  std::string hf_name;  // Relative to the language model, or the full name when `media`.
   std::vector<int64_t> shape;
   std::vector<float> values;
   bool is_matrix;
+  bool media = false;  // An embedder tensor: HF layout only, stored under its full name.
 };
 
 class Generator {
@@ -116,6 +117,26 @@ std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) 
     vector(p + "post_feedforward_layernorm.weight", h, 2.f, 4.f);
     vector(p + "layer_scalar", 1, 0.7f, 1.3f);
   }
+  // The encoder-free embedders (google/gemma-4-12B names).
+  const int64_t patch = 48 * 48 * 3;
+  auto media_vector = [&](const std::string& name, int64_t size, float lo, float hi) {
+    tensors.push_back({name, {size}, gen.Uniform(size, lo, hi), false, true});
+  };
+  media_vector("model.vision_embedder.patch_ln1.weight", patch, 0.5f, 1.5f);
+  media_vector("model.vision_embedder.patch_ln1.bias", patch, -0.1f, 0.1f);
+  tensors.push_back({"model.vision_embedder.patch_dense.weight", {h, patch},
+                     gen.Normal(h * patch, 1.f / std::sqrt(float(patch))), true, true});
+  media_vector("model.vision_embedder.patch_dense.bias", h, -0.1f, 0.1f);
+  media_vector("model.vision_embedder.patch_ln2.weight", h, 0.5f, 1.5f);
+  media_vector("model.vision_embedder.patch_ln2.bias", h, -0.1f, 0.1f);
+  tensors.push_back({"model.vision_embedder.pos_embedding", {1120, 2, h},
+                     gen.Normal(1120 * 2 * h, 0.5f), false, true});
+  media_vector("model.vision_embedder.pos_norm.weight", h, 0.5f, 1.5f);
+  media_vector("model.vision_embedder.pos_norm.bias", h, -0.1f, 0.1f);
+  tensors.push_back({"model.embed_vision.embedding_projection.weight", {h, h},
+                     gen.Normal(h * h, 1.f / std::sqrt(float(h))), true, true});
+  tensors.push_back({"model.embed_audio.embedding_projection.weight", {h, 640},
+                     gen.Normal(h * 640, 1.f / std::sqrt(640.f)), true, true});
   return tensors;
 }
 
@@ -191,8 +212,8 @@ absl::Status WriteHf(const TestCheckpointOptions& o, const std::vector<Tensor>& 
   if (!s.ok()) return s;
   std::vector<SafetensorsEntry> entries;
   for (const Tensor& t : tensors) {
-    entries.push_back({"model.language_model." + t.hf_name, o.hf_dtype, t.shape,
-                       Encode(t.values, o.hf_dtype)});
+    entries.push_back({t.media ? t.hf_name : "model.language_model." + t.hf_name, o.hf_dtype,
+                       t.shape, Encode(t.values, o.hf_dtype)});
   }
   return WriteSafetensorsDirectory(o.hf_dir, entries);
 }
@@ -240,6 +261,7 @@ absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>
                                Encode(freqs, DType::kF32));
   if (!s.ok()) return s;
   for (const Tensor& t : tensors) {
+    if (t.media) continue;  // GGUF carries the language model only.
     const DType dtype = t.is_matrix ? o.gguf_dtype : DType::kF32;
     s = w.AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
     if (!s.ok()) return s;
