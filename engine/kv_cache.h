@@ -42,6 +42,12 @@ class KvCache {
   // [num_kv_heads][head_dim] for (layer, block, slot).
   float* Key(int layer, int32_t block, int slot);
   float* Value(int layer, int32_t block, int slot);
+  const float* Key(int layer, int32_t block, int slot) const {
+    return const_cast<KvCache*>(this)->Key(layer, block, slot);
+  }
+  const float* Value(int layer, int32_t block, int slot) const {
+    return const_cast<KvCache*>(this)->Value(layer, block, slot);
+  }
 
   size_t bytes() const;
 

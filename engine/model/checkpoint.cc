@@ -63,14 +63,17 @@ std::string GgufTensorName(const std::string& hf_name) {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
+                                                             bool drafter) {
   auto checkpoint = std::make_unique<Checkpoint>();
   checkpoint->path_ = path;
   if (IsDirectory(path)) {
     absl::StatusOr<MappedFile> config_file = MappedFile::Open(path + "/config.json");
     if (!config_file.ok()) return config_file.status();
-    absl::StatusOr<Gemma4Config> config = Gemma4ConfigFromHfJson(std::string(
-        reinterpret_cast<const char*>(config_file->data()), config_file->size()));
+    const std::string text(reinterpret_cast<const char*>(config_file->data()),
+                           config_file->size());
+    absl::StatusOr<Gemma4Config> config =
+        drafter ? Gemma4DrafterConfigFromHfJson(text) : Gemma4ConfigFromHfJson(text);
     if (!config.ok()) return config.status();
     checkpoint->config_ = std::move(*config);
     absl::StatusOr<SafetensorsCheckpoint> tensors = SafetensorsCheckpoint::OpenDirectory(path);
@@ -87,6 +90,10 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
           path, ": no model.language_model.embed_tokens.weight or model.embed_tokens.weight"));
     }
     return checkpoint;
+  }
+  if (drafter) {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": drafters load from Hugging Face directories only"));
   }
   absl::StatusOr<GgufFile> gguf = GgufFile::Open(path);
   if (!gguf.ok()) return gguf.status();

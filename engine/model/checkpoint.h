@@ -21,7 +21,9 @@ namespace gemma {
 
 class Checkpoint {
  public:
-  static absl::StatusOr<std::unique_ptr<Checkpoint>> Open(const std::string& path);
+  // `drafter`: an MTP drafter directory (HF layout only).
+  static absl::StatusOr<std::unique_ptr<Checkpoint>> Open(const std::string& path,
+                                                          bool drafter = false);
 
   const Gemma4Config& config() const { return config_; }
   const std::string& path() const { return path_; }

@@ -71,6 +71,68 @@ float EmbedScale(DType dtype, int hidden_size) {
 
 }  // namespace
 
+absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& c, int i,
+                              bool with_kv, Gemma4LayerWeights* layer_out) {
+  WeightLoader load(checkpoint);
+  const int64_t hidden = c.hidden_size;
+  absl::Status s;
+  Gemma4LayerWeights& layer = *layer_out;
+  layer.type = c.layer_types[i];
+  const AttentionGeometry& g = c.geometry(layer.type);
+  const int64_t q_width = int64_t{c.num_heads} * g.head_dim;
+  const int64_t kv_width = int64_t{g.num_kv_heads} * g.head_dim;
+  const std::string p = absl::StrCat("layers.", i, ".");
+  if (!(s = load.Vector(p + "input_layernorm.weight", hidden, &layer.input_norm)).ok()) return s;
+  if (!(s = load.Vector(p + "post_attention_layernorm.weight", hidden,
+                        &layer.post_attention_norm)).ok()) {
+    return s;
+  }
+  if (!(s = load.Vector(p + "pre_feedforward_layernorm.weight", hidden, &layer.pre_ffn_norm))
+           .ok()) {
+    return s;
+  }
+  if (!(s = load.Vector(p + "post_feedforward_layernorm.weight", hidden, &layer.post_ffn_norm))
+           .ok()) {
+    return s;
+  }
+  if (!(s = load.Vector(p + "self_attn.q_norm.weight", g.head_dim, &layer.q_norm)).ok()) return s;
+  if (!(s = load.Matrix2D(p + "self_attn.q_proj.weight", q_width, hidden, &layer.q)).ok()) return s;
+  if (with_kv) {
+    if (!(s = load.Vector(p + "self_attn.k_norm.weight", g.head_dim, &layer.k_norm)).ok()) return s;
+    if (!(s = load.Matrix2D(p + "self_attn.k_proj.weight", kv_width, hidden, &layer.k)).ok()) {
+      return s;
+    }
+    if (c.has_v_proj(layer.type)) {
+      if (!(s = load.Matrix2D(p + "self_attn.v_proj.weight", kv_width, hidden, &layer.v)).ok()) {
+        return s;
+      }
+    }
+  }
+  if (!(s = load.Matrix2D(p + "self_attn.o_proj.weight", hidden, q_width, &layer.o)).ok()) return s;
+  const int64_t ffn = c.intermediate_size;
+  if (!(s = load.Matrix2D(p + "mlp.gate_proj.weight", ffn, hidden, &layer.gate)).ok()) return s;
+  if (!(s = load.Matrix2D(p + "mlp.up_proj.weight", ffn, hidden, &layer.up)).ok()) return s;
+  if (!(s = load.Matrix2D(p + "mlp.down_proj.weight", hidden, ffn, &layer.down)).ok()) return s;
+  std::vector<float> scalar;
+  if (!(s = load.Vector(p + "layer_scalar", 1, &scalar)).ok()) return s;
+  layer.layer_scalar = scalar[0];
+  return absl::OkStatus();
+}
+
+void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& c, int rows,
+                      cpu::Gelu gelu, float* h) {
+  const int hidden = c.hidden_size, ffn = c.intermediate_size;
+  std::vector<float> x(static_cast<size_t>(rows) * hidden), out(x.size());
+  cpu::RmsNorm(h, layer.pre_ffn_norm.data(), rows, hidden, c.rms_norm_eps, x.data());
+  std::vector<float> gate(static_cast<size_t>(rows) * ffn), up(gate.size());
+  cpu::MatMul(layer.gate, x.data(), rows, gate.data());
+  cpu::MatMul(layer.up, x.data(), rows, up.data());
+  cpu::GeluGate(gate.data(), up.data(), static_cast<int64_t>(gate.size()), gelu, gate.data());
+  cpu::MatMul(layer.down, gate.data(), rows, out.data());
+  cpu::RmsNorm(out.data(), layer.post_ffn_norm.data(), rows, hidden, c.rms_norm_eps, out.data());
+  for (size_t e = 0; e < x.size(); ++e) h[e] = (h[e] + out[e]) * layer.layer_scalar;
+}
+
 Gemma4Model::Gemma4Model(std::unique_ptr<Checkpoint> checkpoint)
     : checkpoint_(std::move(checkpoint)) {}
 
@@ -98,42 +160,9 @@ absl::Status Gemma4Model::LoadWeights() {
   if (!(s = load.Vector("norm.weight", hidden, &weights_.final_norm)).ok()) return s;
   weights_.layers.resize(c.num_layers());
   for (int i = 0; i < c.num_layers(); ++i) {
-    Gemma4LayerWeights& layer = weights_.layers[i];
-    layer.type = c.layer_types[i];
-    const AttentionGeometry& g = c.geometry(layer.type);
-    const int64_t q_width = int64_t{c.num_heads} * g.head_dim;
-    const int64_t kv_width = int64_t{g.num_kv_heads} * g.head_dim;
-    const std::string p = absl::StrCat("layers.", i, ".");
-    if (!(s = load.Vector(p + "input_layernorm.weight", hidden, &layer.input_norm)).ok()) return s;
-    if (!(s = load.Vector(p + "post_attention_layernorm.weight", hidden,
-                          &layer.post_attention_norm)).ok()) {
+    if (!(s = LoadLayerWeights(*checkpoint_, c, i, /*with_kv=*/true, &weights_.layers[i])).ok()) {
       return s;
     }
-    if (!(s = load.Vector(p + "pre_feedforward_layernorm.weight", hidden, &layer.pre_ffn_norm))
-             .ok()) {
-      return s;
-    }
-    if (!(s = load.Vector(p + "post_feedforward_layernorm.weight", hidden, &layer.post_ffn_norm))
-             .ok()) {
-      return s;
-    }
-    if (!(s = load.Vector(p + "self_attn.q_norm.weight", g.head_dim, &layer.q_norm)).ok()) return s;
-    if (!(s = load.Vector(p + "self_attn.k_norm.weight", g.head_dim, &layer.k_norm)).ok()) return s;
-    if (!(s = load.Matrix2D(p + "self_attn.q_proj.weight", q_width, hidden, &layer.q)).ok()) return s;
-    if (!(s = load.Matrix2D(p + "self_attn.k_proj.weight", kv_width, hidden, &layer.k)).ok()) return s;
-    if (c.has_v_proj(layer.type)) {
-      if (!(s = load.Matrix2D(p + "self_attn.v_proj.weight", kv_width, hidden, &layer.v)).ok()) {
-        return s;
-      }
-    }
-    if (!(s = load.Matrix2D(p + "self_attn.o_proj.weight", hidden, q_width, &layer.o)).ok()) return s;
-    const int64_t ffn = c.intermediate_size;
-    if (!(s = load.Matrix2D(p + "mlp.gate_proj.weight", ffn, hidden, &layer.gate)).ok()) return s;
-    if (!(s = load.Matrix2D(p + "mlp.up_proj.weight", ffn, hidden, &layer.up)).ok()) return s;
-    if (!(s = load.Matrix2D(p + "mlp.down_proj.weight", hidden, ffn, &layer.down)).ok()) return s;
-    std::vector<float> scalar;
-    if (!(s = load.Vector(p + "layer_scalar", 1, &scalar)).ok()) return s;
-    layer.layer_scalar = scalar[0];
   }
   sliding_inv_freq_ = InverseFrequencies(c.sliding);
   full_inv_freq_ = InverseFrequencies(c.full);
@@ -180,8 +209,8 @@ absl::Status Gemma4Model::ValidateMedia(const ForwardChunk& chunk, size_t index)
 }
 
 absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
-                                  std::vector<float>* logits,
-                                  const ForwardOptions& options) const {
+                                  std::vector<float>* logits, const ForwardOptions& options,
+                                  std::vector<float>* hidden_out) const {
   const Gemma4Config& c = config();
   const int hidden = c.hidden_size;
   // Validate everything before touching the cache.
@@ -345,17 +374,7 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
                  residual.data());
     for (size_t e = 0; e < h.size(); ++e) h[e] += residual[e];
 
-    cpu::RmsNorm(h.data(), layer.pre_ffn_norm.data(), total, hidden, c.rms_norm_eps, x.data());
-    const int ffn = c.intermediate_size;
-    std::vector<float> gate(static_cast<size_t>(total) * ffn), up(gate.size());
-    cpu::MatMul(layer.gate, x.data(), total, gate.data());
-    cpu::MatMul(layer.up, x.data(), total, up.data());
-    cpu::GeluGate(gate.data(), up.data(), static_cast<int64_t>(gate.size()), options.gelu,
-                  gate.data());
-    cpu::MatMul(layer.down, gate.data(), total, residual.data());
-    cpu::RmsNorm(residual.data(), layer.post_ffn_norm.data(), total, hidden, c.rms_norm_eps,
-                 residual.data());
-    for (size_t e = 0; e < h.size(); ++e) h[e] = (h[e] + residual[e]) * layer.layer_scalar;
+    FeedForwardBlock(layer, c, total, options.gelu, h.data());
   }
 
   // Final norm and the tied LM head on the requested rows only.
@@ -370,6 +389,7 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
   }
   cpu::RmsNorm(selected.data(), weights_.final_norm.data(), static_cast<int>(rows.size()), hidden,
                c.rms_norm_eps, selected.data());
+  if (hidden_out != nullptr) *hidden_out = selected;
   logits->assign(rows.size() * static_cast<size_t>(c.vocab_size), 0.f);
   cpu::MatMul(weights_.embed, selected.data(), static_cast<int>(rows.size()), logits->data());
   if (c.final_logit_softcap > 0) {

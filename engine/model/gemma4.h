@@ -80,6 +80,15 @@ struct ForwardOptions {
   cpu::Gelu gelu = cpu::Gelu::kTanh;
 };
 
+// The second half of a decoder layer, in place on `rows` rows of h [rows, H]:
+//   h = (h + RMSNorm_postffn(MLP(RMSNorm_preffn(h)))) * layer_scalar.
+void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& config, int rows,
+                      cpu::Gelu gelu, float* h);
+
+// Loads one decoder layer's norms and projections (k/v when `with_kv`) under "layers.<i>.".
+absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& config, int index,
+                              bool with_kv, Gemma4LayerWeights* layer);
+
 class Gemma4Model {
  public:
   // `path`: an HF model directory or a .gguf file.
@@ -94,8 +103,11 @@ class Gemma4Model {
   // chunk, one row of vocab_size per requested position (softcapped). INVALID_ARGUMENT for a
   // token id out of range, a position past the context, block tables that miss a position, or
   // media that do not sit on their placeholder tokens inside the chunk.
+  // With `hidden`, also returns the final-normed hidden state of each logits row ([rows, H]; the
+  // MTP drafter's input).
   absl::Status Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
-                       std::vector<float>* logits, const ForwardOptions& options = {}) const;
+                       std::vector<float>* logits, const ForwardOptions& options = {},
+                       std::vector<float>* hidden = nullptr) const;
 
  private:
   explicit Gemma4Model(std::unique_ptr<Checkpoint> checkpoint);

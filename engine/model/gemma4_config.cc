@@ -63,7 +63,11 @@ absl::Status ValidateGemma4Config(const Gemma4Config& c) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text) {
+namespace {
+
+// A target model's config (drafter = false) or an MTP drafter's ("*_assistant": every layer reads
+// the target's KV cache, so KV sharing is expected there).
+absl::StatusOr<Gemma4Config> ParseHfConfig(const std::string& json_text, bool drafter) {
   Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded() || !root.is_object()) {
     return absl::InvalidArgumentError("config.json: not a JSON object");
@@ -78,9 +82,19 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text
     return absl::InvalidArgumentError(
         absl::StrCat("config.json: model_type \"", model_type, "\" is not a Gemma 4 model"));
   }
-  if (model_type.find("assistant") != std::string::npos) {
+  if ((model_type.find("assistant") != std::string::npos) != drafter) {
     return absl::InvalidArgumentError(
-        "config.json: this is an MTP drafter (assistant) checkpoint, not a target model");
+        drafter ? absl::StrCat("config.json: model_type \"", model_type,
+                               "\" is not an MTP drafter (assistant) checkpoint")
+                : "config.json: this is an MTP drafter (assistant) checkpoint, not a target model");
+  }
+  if (drafter) {
+    config.drafter_backbone_hidden_size = ReadOr(root, "backbone_hidden_size", 0);
+    if (config.drafter_backbone_hidden_size <= 0) return Missing("backbone_hidden_size");
+    if (ReadOr(root, "use_ordered_embeddings", false)) {
+      return absl::UnimplementedError(
+          "drafters with ordered (centroid) embeddings (E2B/E4B assistants) are not implemented");
+    }
   }
   const Json& text = root.contains("text_config") && root["text_config"].is_object()
                          ? root["text_config"]
@@ -117,7 +131,7 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text
   if (ReadOr(text, "hidden_size_per_layer_input", 0) > 0) {
     return absl::UnimplementedError("per-layer embeddings (E2B/E4B) are not implemented yet");
   }
-  if (ReadOr(text, "num_kv_shared_layers", 0) > 0) {
+  if (!drafter && ReadOr(text, "num_kv_shared_layers", 0) > 0) {
     return absl::UnimplementedError("KV-shared layers (E2B/E4B) are not implemented yet");
   }
   if (ReadOr(text, "enable_moe_block", false)) {
@@ -165,7 +179,7 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text
   }
   // Proportional: floor(factor * head_dim / 2) pairs rotate, frequencies over the full head dim.
   config.full.rotated_pairs = static_cast<int>(full_partial * config.full.head_dim / 2);
-  if (root.contains("vision_config") && root["vision_config"].is_object()) {
+  if (!drafter && root.contains("vision_config") && root["vision_config"].is_object()) {
     const Json& vision = root["vision_config"];
     config.media.has_vision = true;
     config.media.model_patch_size = ReadOr(vision, "model_patch_size", 48);
@@ -179,13 +193,23 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text
                                                    config.hidden_size));
     }
   }
-  if (root.contains("audio_config") && root["audio_config"].is_object()) {
+  if (!drafter && root.contains("audio_config") && root["audio_config"].is_object()) {
     config.media.has_audio = true;
     config.media.audio_frame = ReadOr(root["audio_config"], "audio_embed_dim", 640);
   }
   absl::Status valid = ValidateGemma4Config(config);
   if (!valid.ok()) return valid;
   return config;
+}
+
+}  // namespace
+
+absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text) {
+  return ParseHfConfig(json_text, /*drafter=*/false);
+}
+
+absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromHfJson(const std::string& json_text) {
+  return ParseHfConfig(json_text, /*drafter=*/true);
 }
 
 absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {

@@ -56,6 +56,8 @@ struct Gemma4Config {
   bool bidirectional_vision = false;  // use_bidirectional_attention == "vision"
   int pad_token_id = 0, eos_token_id = 1, bos_token_id = 2;
   MediaConfig media;
+  // MTP drafters only: the target's hidden size (inputs are [target embedding ; target hidden]).
+  int drafter_backbone_hidden_size = 0;
 
   int num_layers() const { return static_cast<int>(layer_types.size()); }
   const AttentionGeometry& geometry(LayerType type) const {
@@ -68,6 +70,9 @@ struct Gemma4Config {
 // Parses config.json text. INVALID_ARGUMENT names the missing or bad field; UNIMPLEMENTED names
 // the unsupported feature.
 absl::StatusOr<Gemma4Config> Gemma4ConfigFromHfJson(const std::string& json_text);
+
+// An MTP drafter's config.json (model_type gemma4_assistant / gemma4_unified_assistant).
+absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromHfJson(const std::string& json_text);
 
 // Reads "gemma4.*" metadata. The full layers' rotated pairs come from the rope_freqs tensor
 // (1.0 for rotated pairs, >= 1e29 for pass-through) when present.
