@@ -9,7 +9,9 @@
 namespace gemma {
 namespace {
 
-std::vector<float> InverseFrequencies(const AttentionGeometry& g) {
+}  // namespace
+
+std::vector<float> RopeInverseFrequencies(const AttentionGeometry& g) {
   std::vector<float> inv_freq(g.rotated_pairs);
   for (int i = 0; i < g.rotated_pairs; ++i) {
     const float exponent = static_cast<float>(2 * i) / static_cast<float>(g.head_dim);
@@ -17,6 +19,8 @@ std::vector<float> InverseFrequencies(const AttentionGeometry& g) {
   }
   return inv_freq;
 }
+
+namespace {
 
 class WeightLoader {
  public:
@@ -164,8 +168,8 @@ absl::Status Gemma4Model::LoadWeights() {
       return s;
     }
   }
-  sliding_inv_freq_ = InverseFrequencies(c.sliding);
-  full_inv_freq_ = InverseFrequencies(c.full);
+  sliding_inv_freq_ = RopeInverseFrequencies(c.sliding);
+  full_inv_freq_ = RopeInverseFrequencies(c.full);
   return absl::OkStatus();
 }
 

@@ -80,6 +80,9 @@ struct ForwardOptions {
   cpu::Gelu gelu = cpu::Gelu::kTanh;
 };
 
+// RoPE inverse frequencies theta^(-2i / head_dim) for the rotated pairs of a layer type.
+std::vector<float> RopeInverseFrequencies(const AttentionGeometry& geometry);
+
 // The second half of a decoder layer, in place on `rows` rows of h [rows, H]:
 //   h = (h + RMSNorm_postffn(MLP(RMSNorm_preffn(h)))) * layer_scalar.
 void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& config, int rows,

@@ -11,6 +11,7 @@
 
 ABSL_FLAG(std::string, hf_dir, "", "Write the Hugging Face layout here (directory).");
 ABSL_FLAG(std::string, gguf, "", "Write the GGUF layout here (file).");
+ABSL_FLAG(std::string, drafter_dir, "", "Also write an MTP drafter (HF layout) here.");
 ABSL_FLAG(std::string, vocab_gguf, "", "Vocabulary GGUF (default: the one setup installs).");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
 ABSL_FLAG(int, hidden_size, 64, "Hidden size.");
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   gemma::TestCheckpointOptions options;
   options.hf_dir = absl::GetFlag(FLAGS_hf_dir);
   options.gguf_path = absl::GetFlag(FLAGS_gguf);
+  options.drafter_dir = absl::GetFlag(FLAGS_drafter_dir);
   options.vocab_gguf = absl::GetFlag(FLAGS_vocab_gguf);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.hidden_size = absl::GetFlag(FLAGS_hidden_size);

@@ -269,6 +269,75 @@ absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>
   return w.Write(o.gguf_path);
 }
 
+absl::Status WriteDrafter(const TestCheckpointOptions& o, int vocab_size) {
+  Generator gen(o.seed ^ 0xd2af7e2ull);
+  const int64_t h = o.drafter_hidden_size, ffn = o.drafter_intermediate_size;
+  const int64_t backbone = o.hidden_size;
+  std::vector<SafetensorsEntry> entries;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> values) {
+    entries.push_back({name, o.hf_dtype, std::move(shape), Encode(values, o.hf_dtype)});
+  };
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    add(name, {rows, cols}, gen.Normal(rows * cols, 1.f / std::sqrt(float(cols))));
+  };
+  auto vector = [&](const std::string& name, int64_t size, float lo, float hi) {
+    add(name, {size}, gen.Uniform(size, lo, hi));
+  };
+  add("model.embed_tokens.weight", {vocab_size, h}, gen.Normal(int64_t{vocab_size} * h, o.embed_std));
+  vector("model.norm.weight", h, 0.5f, 1.5f);
+  matrix("pre_projection.weight", h, 2 * backbone);
+  matrix("post_projection.weight", backbone, h);
+  const std::vector<std::string> types = {"sliding_attention", "sliding_attention",
+                                          "sliding_attention", "full_attention"};
+  for (int i = 0; i < 4; ++i) {
+    const bool full = types[i] == "full_attention";
+    const int64_t d = full ? o.head_dim_full : o.head_dim_sliding;
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    vector(p + "input_layernorm.weight", h, 0.5f, 1.5f);
+    matrix(p + "self_attn.q_proj.weight", o.num_heads * d, h);
+    vector(p + "self_attn.q_norm.weight", d, 0.5f, 1.5f);
+    matrix(p + "self_attn.o_proj.weight", h, o.num_heads * d);
+    vector(p + "post_attention_layernorm.weight", h, 0.5f, 1.5f);
+    vector(p + "pre_feedforward_layernorm.weight", h, 0.5f, 1.5f);
+    matrix(p + "mlp.gate_proj.weight", ffn, h);
+    matrix(p + "mlp.up_proj.weight", ffn, h);
+    matrix(p + "mlp.down_proj.weight", h, ffn);
+    vector(p + "post_feedforward_layernorm.weight", h, 0.5f, 1.5f);
+    vector(p + "layer_scalar", 1, 0.7f, 1.3f);
+  }
+  mkdir(o.drafter_dir.c_str(), 0755);
+  Json text = {
+      {"model_type", "gemma4_unified_assistant_text"},
+      {"hidden_size", h},
+      {"intermediate_size", ffn},
+      {"num_hidden_layers", 4},
+      {"num_attention_heads", o.num_heads},
+      {"num_key_value_heads", o.num_kv_heads_sliding},
+      {"num_global_key_value_heads", o.num_kv_heads_full},
+      {"head_dim", o.head_dim_sliding},
+      {"global_head_dim", o.head_dim_full},
+      {"attention_k_eq_v", true},
+      {"layer_types", types},
+      {"sliding_window", o.sliding_window},
+      {"num_kv_shared_layers", 4},
+      {"rope_parameters",
+       {{"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}},
+        {"full_attention",
+         {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}}}},
+      {"rms_norm_eps", 1e-6},
+      {"vocab_size", vocab_size},
+      {"max_position_embeddings", o.max_position},
+  };
+  Json config = {{"architectures", {"Gemma4UnifiedAssistantForCausalLM"}},
+                 {"model_type", "gemma4_unified_assistant"},
+                 {"backbone_hidden_size", backbone},
+                 {"use_ordered_embeddings", false},
+                 {"text_config", text}};
+  absl::Status s = WriteText(o.drafter_dir + "/config.json", config.dump(2) + "\n");
+  if (!s.ok()) return s;
+  return WriteSafetensorsDirectory(o.drafter_dir, entries);
+}
+
 }  // namespace
 
 std::string DefaultVocabGguf() {
@@ -310,6 +379,10 @@ absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
   }
   if (!o.gguf_path.empty()) {
     absl::Status s = WriteGguf(o, tensors, *vocab);
+    if (!s.ok()) return s;
+  }
+  if (!o.drafter_dir.empty()) {
+    absl::Status s = WriteDrafter(o, vocab_size);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

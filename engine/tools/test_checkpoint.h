@@ -37,6 +37,10 @@ struct TestCheckpointOptions {
   // Where to write; empty skips that layout.
   std::string hf_dir;
   std::string gguf_path;
+  // An MTP drafter for this target (HF layout): 3 sliding + 1 full query-only layers.
+  std::string drafter_dir;
+  int drafter_hidden_size = 32;
+  int drafter_intermediate_size = 64;
   DType hf_dtype = DType::kF32;    // F32 or BF16 (values are rounded to BF16 for both layouts).
   DType gguf_dtype = DType::kF32;  // Matrices: F32, F16, BF16 or Q8_0; norms stay F32.
 };
