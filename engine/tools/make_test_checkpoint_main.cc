@@ -12,6 +12,9 @@
 ABSL_FLAG(std::string, hf_dir, "", "Write the Hugging Face layout here (directory).");
 ABSL_FLAG(std::string, gguf, "", "Write the GGUF layout here (file).");
 ABSL_FLAG(std::string, drafter_dir, "", "Also write an MTP drafter (HF layout) here.");
+ABSL_FLAG(bool, echo, false, "Echo target: its layers add nothing (greedy repeats the token).");
+ABSL_FLAG(float, drafter_agreement, -1.f,
+          "With --echo: the drafter's acceptance rate by construction, in [0, 1]; < 0: random.");
 ABSL_FLAG(std::string, vocab_gguf, "", "Vocabulary GGUF (default: the one setup installs).");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
 ABSL_FLAG(int, hidden_size, 64, "Hidden size.");
@@ -43,6 +46,8 @@ int main(int argc, char** argv) {
   options.hf_dir = absl::GetFlag(FLAGS_hf_dir);
   options.gguf_path = absl::GetFlag(FLAGS_gguf);
   options.drafter_dir = absl::GetFlag(FLAGS_drafter_dir);
+  options.echo = absl::GetFlag(FLAGS_echo);
+  options.drafter_agreement = absl::GetFlag(FLAGS_drafter_agreement);
   options.vocab_gguf = absl::GetFlag(FLAGS_vocab_gguf);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.hidden_size = absl::GetFlag(FLAGS_hidden_size);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -109,13 +110,18 @@ std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) 
     matrix(p + "self_attn.o_proj.weight", h, o.num_heads * d);
     vector(p + "self_attn.q_norm.weight", d, 0.5f, 1.5f);
     vector(p + "self_attn.k_norm.weight", d, 0.5f, 1.5f);
-    vector(p + "post_attention_layernorm.weight", h, 2.f, 4.f);
+    vector(p + "post_attention_layernorm.weight", h, o.echo ? 0.f : 2.f, o.echo ? 0.f : 4.f);
     vector(p + "pre_feedforward_layernorm.weight", h, 0.5f, 1.5f);
     matrix(p + "mlp.gate_proj.weight", ffn, h);
     matrix(p + "mlp.up_proj.weight", ffn, h);
     matrix(p + "mlp.down_proj.weight", h, ffn);
-    vector(p + "post_feedforward_layernorm.weight", h, 2.f, 4.f);
+    vector(p + "post_feedforward_layernorm.weight", h, o.echo ? 0.f : 2.f, o.echo ? 0.f : 4.f);
     vector(p + "layer_scalar", 1, 0.7f, 1.3f);
+  }
+  if (o.echo) {
+    for (Tensor& t : tensors) {
+      if (t.hf_name == "norm.weight") std::fill(t.values.begin(), t.values.end(), 1.f);
+    }
   }
   // The encoder-free embedders (google/gemma-4-12B names).
   const int64_t patch = 48 * 48 * 3;
@@ -269,10 +275,13 @@ absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>
   return w.Write(o.gguf_path);
 }
 
-absl::Status WriteDrafter(const TestCheckpointOptions& o, int vocab_size) {
+absl::Status WriteDrafter(const TestCheckpointOptions& o, const std::vector<Tensor>& target,
+                          int vocab_size) {
   Generator gen(o.seed ^ 0xd2af7e2ull);
-  const int64_t h = o.drafter_hidden_size, ffn = o.drafter_intermediate_size;
+  const bool constructed = o.drafter_agreement >= 0.f;
   const int64_t backbone = o.hidden_size;
+  const int64_t h = constructed ? backbone : o.drafter_hidden_size;
+  const int64_t ffn = o.drafter_intermediate_size;
   std::vector<SafetensorsEntry> entries;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> values) {
     entries.push_back({name, o.hf_dtype, std::move(shape), Encode(values, o.hf_dtype)});
@@ -283,9 +292,32 @@ absl::Status WriteDrafter(const TestCheckpointOptions& o, int vocab_size) {
   auto vector = [&](const std::string& name, int64_t size, float lo, float hi) {
     add(name, {size}, gen.Uniform(size, lo, hi));
   };
-  add("model.embed_tokens.weight", {vocab_size, h}, gen.Normal(int64_t{vocab_size} * h, o.embed_std));
-  vector("model.norm.weight", h, 0.5f, 1.5f);
-  matrix("pre_projection.weight", h, 2 * backbone);
+  if (constructed) {
+    // Embedding rows equal the target's for the first `agreement` share of tokens (in a seeded
+    // random order), random for the rest; pre_projection passes the target embedding through and
+    // ignores the hidden state; the layers add nothing (post norms 0): the draft for token t is
+    // the row of E_drafter most aligned with E_target[t], i.e. t where the rows agree.
+    std::vector<float> embed = gen.Normal(int64_t{vocab_size} * h, o.embed_std);
+    const std::vector<float>& target_embed = target.front().values;  // embed_tokens comes first.
+    std::vector<int32_t> order(vocab_size);
+    for (int32_t i = 0; i < vocab_size; ++i) order[i] = i;
+    std::mt19937_64 shuffle(o.seed ^ 0x5eedull);
+    std::shuffle(order.begin(), order.end(), shuffle);
+    const int agreeing = static_cast<int>(o.drafter_agreement * vocab_size);
+    for (int i = 0; i < agreeing; ++i) {
+      std::copy_n(&target_embed[int64_t{order[i]} * h], h, &embed[int64_t{order[i]} * h]);
+    }
+    add("model.embed_tokens.weight", {vocab_size, h}, std::move(embed));
+    add("model.norm.weight", {h}, std::vector<float>(h, 1.f));
+    std::vector<float> pre(h * 2 * backbone, 0.f);
+    for (int64_t i = 0; i < h; ++i) pre[i * 2 * backbone + i] = 1.f;
+    add("pre_projection.weight", {h, 2 * backbone}, std::move(pre));
+  } else {
+    add("model.embed_tokens.weight", {vocab_size, h},
+        gen.Normal(int64_t{vocab_size} * h, o.embed_std));
+    vector("model.norm.weight", h, 0.5f, 1.5f);
+    matrix("pre_projection.weight", h, 2 * backbone);
+  }
   matrix("post_projection.weight", backbone, h);
   const std::vector<std::string> types = {"sliding_attention", "sliding_attention",
                                           "sliding_attention", "full_attention"};
@@ -297,12 +329,13 @@ absl::Status WriteDrafter(const TestCheckpointOptions& o, int vocab_size) {
     matrix(p + "self_attn.q_proj.weight", o.num_heads * d, h);
     vector(p + "self_attn.q_norm.weight", d, 0.5f, 1.5f);
     matrix(p + "self_attn.o_proj.weight", h, o.num_heads * d);
-    vector(p + "post_attention_layernorm.weight", h, 0.5f, 1.5f);
+    const float post = constructed ? 0.f : 0.5f, post_hi = constructed ? 0.f : 1.5f;
+    vector(p + "post_attention_layernorm.weight", h, post, post_hi);
     vector(p + "pre_feedforward_layernorm.weight", h, 0.5f, 1.5f);
     matrix(p + "mlp.gate_proj.weight", ffn, h);
     matrix(p + "mlp.up_proj.weight", ffn, h);
     matrix(p + "mlp.down_proj.weight", h, ffn);
-    vector(p + "post_feedforward_layernorm.weight", h, 0.5f, 1.5f);
+    vector(p + "post_feedforward_layernorm.weight", h, post, post_hi);
     vector(p + "layer_scalar", 1, 0.7f, 1.3f);
   }
   mkdir(o.drafter_dir.c_str(), 0755);
@@ -382,7 +415,7 @@ absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
     if (!s.ok()) return s;
   }
   if (!o.drafter_dir.empty()) {
-    absl::Status s = WriteDrafter(o, vocab_size);
+    absl::Status s = WriteDrafter(o, tensors, vocab_size);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

@@ -37,7 +37,16 @@ struct TestCheckpointOptions {
   // Where to write; empty skips that layout.
   std::string hf_dir;
   std::string gguf_path;
-  // An MTP drafter for this target (HF layout): 3 sliding + 1 full query-only layers.
+  // Echo target: post-attention and post-FFN norm weights are 0, so the layers add nothing and
+  // the target's greedy next token is (almost always) the current token. With it, a drafter with
+  // `drafter_agreement` in [0, 1] is built so that its greedy draft is the current token for that
+  // fraction of the vocabulary (its embedding rows equal the target's there, random elsewhere):
+  // a target/drafter pair whose acceptance rate is known by construction. A negative agreement
+  // gives a random drafter.
+  bool echo = false;
+  float drafter_agreement = -1.f;
+  // An MTP drafter for this target (HF layout): 3 sliding + 1 full query-only layers. With
+  // drafter_agreement >= 0 its hidden size is the target's.
   std::string drafter_dir;
   int drafter_hidden_size = 32;
   int drafter_intermediate_size = 64;
