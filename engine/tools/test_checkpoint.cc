@@ -146,13 +146,9 @@ std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) 
   return tensors;
 }
 
-Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
-  const std::vector<std::string> types = LayerTypes(o);
-  Json text = {
-      {"model_type", "gemma4_unified_text"},
-      {"hidden_size", o.hidden_size},
-      {"intermediate_size", o.intermediate_size},
-      {"num_hidden_layers", o.num_layers},
+// The attention fields a target and its drafter share (the 12B's scaled down).
+Json AttentionConfig(const TestCheckpointOptions& o, const std::vector<std::string>& types) {
+  return {
       {"num_attention_heads", o.num_heads},
       {"num_key_value_heads", o.num_kv_heads_sliding},
       {"num_global_key_value_heads", o.num_kv_heads_full},
@@ -166,6 +162,17 @@ Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
         {"full_attention",
          {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}}}},
       {"rms_norm_eps", 1e-6},
+  };
+}
+
+Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
+  const std::vector<std::string> types = LayerTypes(o);
+  Json text = AttentionConfig(o, types);
+  text.update(Json{
+      {"model_type", "gemma4_unified_text"},
+      {"hidden_size", o.hidden_size},
+      {"intermediate_size", o.intermediate_size},
+      {"num_hidden_layers", o.num_layers},
       {"final_logit_softcapping", 30.0},
       {"hidden_activation", "gelu_pytorch_tanh"},
       {"vocab_size", vocab_size},
@@ -181,7 +188,7 @@ Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
       {"eos_token_id", 1},
       {"bos_token_id", 2},
       {"torch_dtype", o.hf_dtype == DType::kBF16 ? "bfloat16" : "float32"},
-  };
+  });
   return {
       {"architectures", {"Gemma4UnifiedForConditionalGeneration"}},
       {"model_type", "gemma4_unified"},
@@ -339,28 +346,16 @@ absl::Status WriteDrafter(const TestCheckpointOptions& o, const std::vector<Tens
     vector(p + "layer_scalar", 1, 0.7f, 1.3f);
   }
   mkdir(o.drafter_dir.c_str(), 0755);
-  Json text = {
+  Json text = AttentionConfig(o, types);
+  text.update(Json{
       {"model_type", "gemma4_unified_assistant_text"},
       {"hidden_size", h},
       {"intermediate_size", ffn},
       {"num_hidden_layers", 4},
-      {"num_attention_heads", o.num_heads},
-      {"num_key_value_heads", o.num_kv_heads_sliding},
-      {"num_global_key_value_heads", o.num_kv_heads_full},
-      {"head_dim", o.head_dim_sliding},
-      {"global_head_dim", o.head_dim_full},
-      {"attention_k_eq_v", true},
-      {"layer_types", types},
-      {"sliding_window", o.sliding_window},
       {"num_kv_shared_layers", 4},
-      {"rope_parameters",
-       {{"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}},
-        {"full_attention",
-         {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}}}},
-      {"rms_norm_eps", 1e-6},
       {"vocab_size", vocab_size},
       {"max_position_embeddings", o.max_position},
-  };
+  });
   Json config = {{"architectures", {"Gemma4UnifiedAssistantForCausalLM"}},
                  {"model_type", "gemma4_unified_assistant"},
                  {"backbone_hidden_size", backbone},
