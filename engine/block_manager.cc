@@ -190,6 +190,20 @@ absl::Status BlockManager::Append(uint64_t id, absl::Span<const uint64_t> keys) 
   return absl::OkStatus();
 }
 
+absl::Status BlockManager::RewriteUncommitted(uint64_t id, int position,
+                                              absl::Span<const uint64_t> keys) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) return absl::NotFoundError(absl::StrCat("unknown sequence ", id));
+  Sequence& seq = it->second;
+  if (position < seq.committed || position + keys.size() > seq.keys.size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sequence ", id, ": positions [", position, ", ", position + keys.size(),
+        ") are committed or not reserved"));
+  }
+  std::copy(keys.begin(), keys.end(), seq.keys.begin() + position);
+  return absl::OkStatus();
+}
+
 void BlockManager::Commit(uint64_t id) {
   auto it = sequences_.find(id);
   if (it == sequences_.end()) return;

@@ -77,6 +77,9 @@ class BlockManager {
   // Reserves blocks for the next `count` positions (their KV is written by the next step) and
   // releases sliding blocks the window left behind. RESOURCE_EXHAUSTED changes nothing.
   absl::Status Append(uint64_t id, absl::Span<const uint64_t> keys);
+  // Replaces the content keys of reserved, not yet committed positions from `position` on (a
+  // speculative step reserves its draft positions before the drafts are known).
+  absl::Status RewriteUncommitted(uint64_t id, int position, absl::Span<const uint64_t> keys);
   // The step wrote the appended positions: blocks they completed become cacheable.
   void Commit(uint64_t id);
   // Drops positions >= length (rejected drafts): frees whole blocks past it.

@@ -108,6 +108,30 @@ TEST(BlockManagerTest, TruncateReturnsBlocksAndForgetsPartialHashes) {
   EXPECT_EQ(*manager.AddSequence(2, again), 16);
 }
 
+TEST(BlockManagerTest, SpeculativeReservationsAreRewrittenBeforeCommit) {
+  BlockManager manager({kBlock, 8, 8}, 64);
+  std::vector<uint64_t> prompt = Keys(15, 8);
+  ASSERT_TRUE(manager.AddSequence(1, prompt).ok());
+  ASSERT_TRUE(manager.Append(1, prompt).ok());
+  manager.Commit(1);
+  // Reserve the input token plus three drafts (unknown yet: placeholders), accept one.
+  const std::vector<uint64_t> reserved = {777, 0, 0, 0};
+  ASSERT_TRUE(manager.Append(1, reserved).ok());
+  ASSERT_TRUE(manager.Truncate(1, 17).ok());
+  const uint64_t accepted = 4242;
+  ASSERT_TRUE(manager.RewriteUncommitted(1, 16, absl::MakeConstSpan(&accepted, 1)).ok());
+  EXPECT_EQ(manager.RewriteUncommitted(1, 10, absl::MakeConstSpan(&accepted, 1)).code(),
+            absl::StatusCode::kFailedPrecondition);  // Committed already.
+  manager.Commit(1);
+  manager.Free(1);
+  // The block holding positions 0..15 is cached with the real keys, the partial one is not.
+  std::vector<uint64_t> again = prompt;
+  again.push_back(777);
+  again.push_back(accepted);
+  again.push_back(5);
+  EXPECT_EQ(*manager.AddSequence(2, again), 16);
+}
+
 // Prefix caching end to end: a second sequence that shares a 40-position prefix revives its
 // blocks, computes only the rest, and gets the logits of a full recompute.
 TEST(BlockManagerTest, PrefixHitSkipsComputeAndChangesNoLogits) {

@@ -59,13 +59,19 @@ say "its metrics (http://127.0.0.1:$metrics_port/metrics):"
 /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" |
   grep -E "^gemma_grpc_server_handled_total|^gemma_grpc_server_in_flight"
 model_dir=/var/cache/gemma-serve/models/default
-if [[ ! -f "$model_dir/model.gguf" ]]; then
-  say "generating the default model in $model_dir"
+if [[ ! -f "$model_dir/model.gguf" || ! -f "$model_dir/drafter/config.json" ]]; then
+  say "generating the default model and its MTP drafter in $model_dir"
   mkdir -p "$model_dir"
-  "$bin/engine/tools/make_test_checkpoint" --hf_dir="$model_dir/hf" --gguf="$model_dir/model.gguf"
+  "$bin/engine/tools/make_test_checkpoint" --hf_dir="$model_dir/hf" --gguf="$model_dir/model.gguf" \
+    --drafter_dir="$model_dir/drafter"
 fi
+prompt_ids=2,105,2364,107,9259,236764,1217,659,611,236881,106,107,105,4368,107
 say "demo generation (engine in-process; token ids until the tokenizer lands):"
 say "prompt ids: <bos> <|turn> user \\n ... <turn|> \\n <|turn> model \\n"
 "$bin/engine/tools/generate" --model="$model_dir/model.gguf" --max_tokens=16 \
-  --prompt_ids=2,105,2364,107,9259,236764,1217,659,611,236881,106,107,105,4368,107
+  --prompt_ids="$prompt_ids"
+say "the same with speculative decoding through the MTP drafter (random weights: few drafts accepted):"
+"$bin/engine/tools/generate" --model="$model_dir/hf" --drafter="$model_dir/drafter" \
+  --draft_tokens=3 --max_tokens=16 --prompt_ids="$prompt_ids" | cut -f1 | tr '\n' ' '
+echo
 say "done; stopping"

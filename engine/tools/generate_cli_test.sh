@@ -5,7 +5,8 @@
 set -euo pipefail
 here=$(dirname "$0")
 work=${TEST_TMPDIR:-$(mktemp -d)}
-"$here/make_test_checkpoint" --gguf="$work/m.gguf" --hf_dir="$work/hf" --layers=6 --seed=3
+"$here/make_test_checkpoint" --gguf="$work/m.gguf" --hf_dir="$work/hf" --layers=6 --seed=3 \
+  --drafter_dir="$work/drafter"
 run() { "$here/generate" --threads=2 --prompt_ids=2,105,2364,107,9259 "$@"; }
 
 run --model="$work/m.gguf" --max_tokens=12 >"$work/gguf.txt" 2>"$work/gguf.err"
@@ -17,6 +18,12 @@ grep -q "tokens/s" "$work/gguf.err" || { echo "no speed report"; exit 1; }
 diff <(cut -f1 "$work/gguf.txt") "$work/hf.txt" || { echo "GGUF and HF disagree"; exit 1; }
 # GGUF output carries pieces from the real Gemma 4 vocabulary.
 [[ $(head -1 "$work/gguf.txt" | awk -F'\t' '{print NF}') == 2 ]] || { echo "no pieces"; exit 1; }
+
+# Speculative decoding with the MTP drafter: the same greedy tokens, and the acceptance report.
+run --model="$work/hf" --max_tokens=12 --drafter="$work/drafter" --draft_tokens=3 \
+  >"$work/mtp.txt" 2>"$work/mtp.err"
+diff "$work/hf.txt" "$work/mtp.txt" || { echo "MTP changed greedy output"; exit 1; }
+grep -q "mean accepted length" "$work/mtp.err" || { cat "$work/mtp.err"; exit 1; }
 
 run --model="$work/m.gguf" --max_tokens=16 --temperature=1 --seed=5 --stop_at_eos=false \
   >"$work/s1.txt" 2>/dev/null

@@ -20,7 +20,9 @@
 #include "absl/strings/str_split.h"
 #include "engine/block_manager.h"
 #include "engine/model/gemma4.h"
+#include "engine/model/gemma4_drafter.h"
 #include "engine/sampler.h"
+#include "engine/speculative_step.h"
 
 ABSL_FLAG(std::string, model, "", "HF model directory or .gguf file.");
 ABSL_FLAG(std::string, prompt_ids, "2", "Comma-separated prompt token ids (BOS included).");
@@ -32,6 +34,8 @@ ABSL_FLAG(float, min_p, 0.f, "0: off.");
 ABSL_FLAG(uint64_t, seed, 0, "Sampling seed.");
 ABSL_FLAG(int, threads, 0, "CPU threads (0: all).");
 ABSL_FLAG(bool, stop_at_eos, true, "Stop at <eos> (1) and <turn|> (106).");
+ABSL_FLAG(std::string, drafter, "", "MTP drafter directory: decode speculatively with it.");
+ABSL_FLAG(int, draft_tokens, 3, "Tokens drafted per step with --drafter.");
 
 namespace {
 
@@ -115,7 +119,9 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   const int max_tokens = absl::GetFlag(FLAGS_max_tokens);
-  const int capacity = static_cast<int>(prompt.size()) + max_tokens;
+  // Room for every token plus the drafts a speculative step reserves beyond them.
+  const int capacity = static_cast<int>(prompt.size()) + max_tokens +
+                       std::max(0, absl::GetFlag(FLAGS_draft_tokens)) + 1;
   const gemma::KvCacheOptions cache_options{16, capacity / 16 + 1, capacity / 16 + 1};
   gemma::KvCache cache(config, cache_options);
   gemma::BlockManager blocks(cache_options, config.sliding_window);
@@ -125,32 +131,77 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return EXIT_FAILURE;
   }
-  std::vector<float> logits;
+  std::unique_ptr<gemma::Gemma4Drafter> drafter;
+  if (!absl::GetFlag(FLAGS_drafter).empty()) {
+    auto loaded = gemma::Gemma4Drafter::Load(absl::GetFlag(FLAGS_drafter), **model);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      return EXIT_FAILURE;
+    }
+    drafter = std::move(*loaded);
+  }
+  const int draft_tokens = drafter ? std::max(0, absl::GetFlag(FLAGS_draft_tokens)) : 0;
+
+  std::vector<float> logits, hidden;
   start = Clock::now();
-  absl::Status status = (*model)->Forward({{prompt, 0, blocks.tables(1), false}}, cache, &logits);
+  absl::Status status =
+      (*model)->Forward({{prompt, 0, blocks.tables(1), false}}, cache, &logits, {}, &hidden);
+  blocks.Commit(1);
   const double prefill_seconds = Since(start);
   gemma::PenaltyState penalties(prompt);
   const gemma::GgufValue* pieces =
       (*model)->checkpoint().gguf() ? (*model)->checkpoint().gguf()->Find("tokenizer.ggml.tokens")
                                     : nullptr;
   std::vector<int32_t> generated;
-  start = Clock::now();
-  while (status.ok() && static_cast<int>(generated.size()) < max_tokens) {
-    const gemma::SampledToken next =
-        gemma::Sample(logits.data(), config.vocab_size, sampling, penalties, generated.size());
-    generated.push_back(next.token);
-    penalties.AddOutput(next.token);
-    std::printf("%d%s%s\n", next.token, pieces ? "\t" : "",
-                pieces ? pieces->strings[next.token].c_str() : "");
+  int drafted = 0, accepted = 0, steps = 0;
+  bool done = false;
+  // Emits one token; false when generation should stop.
+  auto emit = [&](int32_t token) {
+    generated.push_back(token);
+    penalties.AddOutput(token);
+    std::printf("%d%s%s\n", token, pieces ? "\t" : "", pieces ? pieces->strings[token].c_str() : "");
     std::fflush(stdout);
-    if (absl::GetFlag(FLAGS_stop_at_eos) && (next.token == 1 || next.token == 106)) break;
-    if (static_cast<int>(generated.size()) == max_tokens) break;
-    const uint64_t key = next.token;
-    status = blocks.Append(1, absl::MakeConstSpan(&key, 1));
-    if (status.ok()) {
-      const int position = static_cast<int>(prompt.size() + generated.size()) - 1;
-      status = (*model)->Forward({{absl::MakeConstSpan(&next.token, 1), position, blocks.tables(1), false}},
-                                 cache, &logits);
+    const bool eos = absl::GetFlag(FLAGS_stop_at_eos) && (token == 1 || token == 106);
+    return !eos && static_cast<int>(generated.size()) < max_tokens;
+  };
+  start = Clock::now();
+  if (status.ok()) {
+    done = !emit(gemma::Sample(logits.data(), config.vocab_size, sampling, penalties, 0).token);
+  }
+  while (status.ok() && !done) {
+    // Reserve the input token and the drafts (their keys are known after the step).
+    const int position = static_cast<int>(prompt.size() + generated.size()) - 1;
+    std::vector<uint64_t> reserved(1 + draft_tokens, 0);
+    reserved[0] = generated.back();
+    if (!(status = blocks.Append(1, reserved)).ok()) break;
+    gemma::SpeculativeSequence seq;
+    seq.blocks = blocks.tables(1);
+    seq.token = generated.back();
+    seq.position = position;
+    seq.hidden = hidden;
+    seq.num_draft_tokens = draft_tokens;
+    seq.sampling = sampling;
+    seq.penalties = &penalties;
+    seq.output_index = generated.size();
+    std::vector<gemma::SpeculativeOutcome> outcomes;
+    if (!(status = gemma::SpeculativeStep(**model, drafter.get(), cache, {seq}, &outcomes)).ok()) {
+      break;
+    }
+    const gemma::Acceptance& acceptance = outcomes[0].acceptance;
+    drafted += draft_tokens;
+    accepted += acceptance.num_accepted;
+    ++steps;
+    // Keep the input token and the accepted drafts; give back the rest.
+    if (!(status = blocks.Truncate(1, position + 1 + acceptance.num_accepted)).ok()) break;
+    std::vector<uint64_t> kept(acceptance.tokens.begin(), acceptance.tokens.end() - 1);
+    if (!(status = blocks.RewriteUncommitted(1, position + 1, kept)).ok()) break;
+    blocks.Commit(1);
+    hidden = outcomes[0].hidden;
+    for (int32_t token : acceptance.tokens) {
+      if (!emit(token)) {
+        done = true;
+        break;
+      }
     }
   }
   if (!status.ok()) {
@@ -161,5 +212,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "prefill: %zu tokens, %.1f tokens/s; decode: %zu tokens, %.1f tokens/s\n",
                prompt.size(), prompt.size() / prefill_seconds, generated.size(),
                generated.size() > 1 ? (generated.size() - 1) / decode_seconds : 0.0);
+  if (drafter) {
+    std::fprintf(stderr, "speculative: %d drafted, %d accepted (%.0f%%), mean accepted length %.2f\n",
+                 drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0,
+                 steps ? 1.0 + double(accepted) / steps : 0.0);
+  }
   return EXIT_SUCCESS;
 }
