@@ -22,6 +22,8 @@ apt_packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # Metrics endpoint (cpp-httplib) and its checks (promtool, a real Prometheus)
   libcpp-httplib-dev prometheus
+  # CPU collectives for tensor-parallel workers
+  libgloo-dev
   # Tests: certificates, foreign gRPC client
   openssl python3 python3-grpcio python3-protobuf
   # Header-only JSON (config.json, safetensors headers)
