@@ -7,6 +7,7 @@
 #define GEMMA_PARALLEL_COMMUNICATOR_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 
@@ -21,6 +22,9 @@ class Communicator {
 
   // data[i] = sum over ranks of data[i], in place.
   virtual absl::Status AllReduceSum(float* data, size_t count) = 0;
+  // The same over bf16 values (the top halves of f32s). This default widens to f32, reduces,
+  // and rounds the sums back to bf16 (nearest even); transports with native bf16 override it.
+  virtual absl::Status AllReduceSumBf16(uint16_t* data, size_t count);
   // output = concatenation over ranks (rank order) of each rank's `count` inputs.
   virtual absl::Status AllGather(const float* input, size_t count, float* output) = 0;
   // data = root's data on every rank.

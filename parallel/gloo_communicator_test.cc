@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "engine/dtype.h"
 
 namespace gemma::parallel {
 namespace {
@@ -56,6 +57,18 @@ TEST(GlooCommunicatorTest, CollectivesOnFourRanks) {
     EXPECT_EQ(value[0], 42.f);
     EXPECT_TRUE(c.Barrier().ok());
     EXPECT_EQ(c.Broadcast(value.data(), 1, 7).code(), absl::StatusCode::kInvalidArgument);
+  });
+}
+
+TEST(GlooCommunicatorTest, Bf16AllReduceRoundsTheF32Sum) {
+  RunRanks(3, StoreDir("bf16"), [](Communicator& c) {
+    // 1 + 1/256 is not representable in bf16 (8 mantissa bits): the exact f32 sum of the three
+    // ranks' values is rounded once, to nearest even.
+    const std::vector<float> values = {1.0f, 0.00390625f, 0.0f};
+    std::vector<uint16_t> data = {F32ToBf16(values[c.rank()]), F32ToBf16(float(c.rank() + 1))};
+    ASSERT_TRUE(c.AllReduceSumBf16(data.data(), data.size()).ok());
+    EXPECT_EQ(Bf16ToF32(data[0]), RoundToBf16(1.00390625f));
+    EXPECT_EQ(Bf16ToF32(data[1]), 6.0f);
   });
 }
 
