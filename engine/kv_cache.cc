@@ -2,6 +2,15 @@
 
 namespace gemma {
 
+BlockTables ConsecutiveBlockTables(int positions, int block_size, int32_t first_block) {
+  BlockTables tables;
+  for (int b = 0; b * block_size < positions; ++b) {
+    tables.full.push_back(first_block + b);
+    tables.sliding.push_back(first_block + b);
+  }
+  return tables;
+}
+
 KvCache::KvCache(const Gemma4Config& config, const KvCacheOptions& options)
     : options_(options), layer_types_(config.layer_types) {
   for (LayerType type : config.layer_types) {

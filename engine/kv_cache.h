@@ -28,6 +28,10 @@ struct BlockTables {
   std::vector<int32_t> sliding;
 };
 
+// Tables covering positions [0, positions) with consecutive block ids from `first_block` in both
+// pools (tools, benchmarks and tests that run one sequence without a block manager).
+BlockTables ConsecutiveBlockTables(int positions, int block_size, int32_t first_block = 0);
+
 class KvCache {
  public:
   KvCache(const Gemma4Config& config, const KvCacheOptions& options);

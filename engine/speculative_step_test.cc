@@ -23,15 +23,6 @@ SamplingParams GreedySampling() {
   return params;
 }
 
-BlockTables Sequential(int positions) {
-  BlockTables t;
-  for (int b = 0; b * kBlock < positions; ++b) {
-    t.full.push_back(b);
-    t.sliding.push_back(b);
-  }
-  return t;
-}
-
 // Proposes a known continuation (optionally corrupting every other draft): a drafter with a
 // chosen acceptance rate.
 class ScriptedDrafter : public Drafter {
@@ -93,7 +84,7 @@ class SpeculativeStepTest : public ::testing::Test {
   // Plain greedy decoding: the reference.
   std::vector<int32_t> Greedy(const std::vector<int32_t>& prompt, int count) {
     KvCache cache(target_->config(), {kBlock, 8, 8});
-    BlockTables tables = Sequential(128);
+    BlockTables tables = ConsecutiveBlockTables(128, kBlock);
     std::vector<float> logits;
     EXPECT_TRUE(target_->Forward({{prompt, 0, &tables, false}}, cache, &logits).ok());
     std::vector<int32_t> out;
@@ -113,7 +104,7 @@ class SpeculativeStepTest : public ::testing::Test {
                                    const Drafter& drafter, int draft_length, int* accepted,
                                    int* steps, SamplingParams sampling = GreedySampling()) {
     KvCache cache(target_->config(), {kBlock, 8, 8});
-    BlockTables tables = Sequential(128);
+    BlockTables tables = ConsecutiveBlockTables(128, kBlock);
     std::vector<float> logits, hidden;
     EXPECT_TRUE(target_->Forward({{prompt, 0, &tables, false}}, cache, &logits, {}, &hidden).ok());
     PenaltyState penalties(prompt);
@@ -197,7 +188,7 @@ TEST_F(SpeculativeStepTest, SampledTokensKeepTheTargetDistribution) {
   sampling.top_k = 50;
   // The target's distribution for the token after prompt + first.
   KvCache cache(target_->config(), {kBlock, 8, 8});
-  BlockTables tables = Sequential(64);
+  BlockTables tables = ConsecutiveBlockTables(64, kBlock);
   std::vector<float> logits, hidden;
   ASSERT_TRUE(target_->Forward({{prompt, 0, &tables, false}}, cache, &logits, {}, &hidden).ok());
   const int32_t first = Argmax(logits.data());

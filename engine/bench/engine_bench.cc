@@ -33,15 +33,6 @@ double Seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-gemma::BlockTables Tables(int positions, int block_size) {
-  gemma::BlockTables t;
-  for (int b = 0; b * block_size < positions; ++b) {
-    t.full.push_back(b);
-    t.sliding.push_back(b);
-  }
-  return t;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,7 +69,7 @@ int main(int argc, char** argv) {
   }
   const int block = 16, capacity = prefill + decode + 16;
   gemma::KvCache cache((*model)->config(), {block, capacity / block + 1, capacity / block + 1});
-  gemma::BlockTables tables = Tables(capacity, block);
+  gemma::BlockTables tables = gemma::ConsecutiveBlockTables(capacity, block);
   std::vector<int32_t> prompt = {2};
   for (int i = 1; i < prefill; ++i) prompt.push_back(1000 + (i * 7919) % 200000);
   std::vector<float> logits;

@@ -28,15 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kBlock = 16;
 
-gemma::BlockTables Sequential(int positions) {
-  gemma::BlockTables t;
-  for (int b = 0; b * kBlock < positions; ++b) {
-    t.full.push_back(b);
-    t.sliding.push_back(b);
-  }
-  return t;
-}
-
 struct Run {
   double seconds = 0;
   int tokens = 0, accepted = 0, steps = 0;
@@ -46,7 +37,7 @@ struct Run {
 Run Generate(const gemma::Gemma4Model& target, const gemma::Drafter* drafter,
              const std::vector<int32_t>& prompt, int count, int k) {
   gemma::KvCache cache(target.config(), {kBlock, 8, 8});
-  gemma::BlockTables tables = Sequential(128);
+  gemma::BlockTables tables = gemma::ConsecutiveBlockTables(128, kBlock);
   std::vector<float> logits, hidden;
   auto start = Clock::now();
   (void)target.Forward({{prompt, 0, &tables, false}}, cache, &logits, {}, &hidden);

@@ -87,11 +87,7 @@ class EmbeddersTest : public ::testing::Test {
 
   std::vector<float> Logits(const std::vector<int32_t>& tokens, const MediaSpan& span) {
     KvCache cache(model_->config(), {kBlock, 8, 8});
-    BlockTables tables;
-    for (int b = 0; b * kBlock < static_cast<int>(tokens.size()); ++b) {
-      tables.full.push_back(b);
-      tables.sliding.push_back(b);
-    }
+    BlockTables tables = ConsecutiveBlockTables(static_cast<int>(tokens.size()), kBlock);
     std::vector<float> logits;
     absl::Status status = model_->Forward(
         {{tokens, 0, &tables, true, absl::MakeConstSpan(&span, 1)}}, cache, &logits);
@@ -185,11 +181,7 @@ TEST_F(EmbeddersTest, DecodingAfterAnImageEqualsFullRecompute) {
   const std::vector<float> full = Logits(tokens, span);
 
   KvCache cache(model_->config(), {kBlock, 8, 8});
-  BlockTables tables;
-  for (int b = 0; b < 3; ++b) {
-    tables.full.push_back(b);
-    tables.sliding.push_back(b);
-  }
+  BlockTables tables = ConsecutiveBlockTables(3 * kBlock, kBlock);
   const int prefix = 4 + n + 2;
   std::vector<float> logits;
   ASSERT_TRUE(model_->Forward({{absl::MakeConstSpan(tokens).subspan(0, prefix), 0, &tables, false,

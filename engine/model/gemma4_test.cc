@@ -24,16 +24,6 @@ constexpr int kBlock = 16;
 
 std::string Dir() { return std::string(getenv("TEST_TMPDIR")); }
 
-// Tables with enough blocks for `positions`, block ids starting at `first_id`.
-BlockTables Tables(int positions, int first_id = 0) {
-  BlockTables t;
-  for (int b = 0; b * kBlock < positions; ++b) {
-    t.full.push_back(first_id + b);
-    t.sliding.push_back(first_id + b);
-  }
-  return t;
-}
-
 std::vector<int32_t> Prompt(int length, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int32_t> id(3, 262000);
@@ -68,7 +58,7 @@ class Gemma4Test : public ::testing::Test {
   // Logits of the last position after prefilling `prompt` alone.
   std::vector<float> LastLogits(const std::vector<int32_t>& prompt) {
     KvCache cache = NewCache();
-    BlockTables tables = Tables(static_cast<int>(prompt.size()));
+    BlockTables tables = ConsecutiveBlockTables(static_cast<int>(prompt.size()), kBlock);
     return Run({{prompt, 0, &tables, false}}, cache);
   }
 
@@ -97,7 +87,7 @@ TEST_F(Gemma4Test, HfDirectoryAndGgufGiveIdenticalLogits) {
   ASSERT_TRUE(hf.ok()) << hf.status();
   const std::vector<int32_t> prompt = Prompt(37, 1);
   KvCache a = NewCache(), b = NewCache();
-  BlockTables tables = Tables(37);
+  BlockTables tables = ConsecutiveBlockTables(37, kBlock);
   std::vector<float> from_gguf = Run({{prompt, 0, &tables, true}}, a);
   std::vector<float> from_hf;
   ASSERT_TRUE((*hf)->Forward({{prompt, 0, &tables, true}}, b, &from_hf).ok());
@@ -107,7 +97,7 @@ TEST_F(Gemma4Test, HfDirectoryAndGgufGiveIdenticalLogits) {
 TEST_F(Gemma4Test, KvCachedDecodeEqualsFullRecompute) {
   const std::vector<int32_t> prompt = Prompt(40, 2);
   KvCache full_cache = NewCache();
-  BlockTables tables = Tables(40);
+  BlockTables tables = ConsecutiveBlockTables(40, kBlock);
   std::vector<float> full = Run({{prompt, 0, &tables, true}}, full_cache);
 
   KvCache cache = NewCache();
@@ -123,7 +113,7 @@ TEST_F(Gemma4Test, BatchedEqualsEachSequenceAlone) {
   const std::vector<int32_t> a = Prompt(23, 3), b = Prompt(9, 4), c = Prompt(35, 5);
   // b decodes its last token in the same step as a's prefill and c's second chunk.
   KvCache cache = NewCache(64);
-  BlockTables ta = Tables(23, 0), tb = Tables(9, 10), tc = Tables(35, 20);
+  BlockTables ta = ConsecutiveBlockTables(23, kBlock, 0), tb = ConsecutiveBlockTables(9, kBlock, 10), tc = ConsecutiveBlockTables(35, kBlock, 20);
   Run({{absl::MakeConstSpan(b).subspan(0, 8), 0, &tb, false},
        {absl::MakeConstSpan(c).subspan(0, 20), 0, &tc, false}},
       cache);
@@ -145,7 +135,7 @@ TEST_F(Gemma4Test, SlidingBlocksOutsideTheWindowCanBeFreedAndReused) {
   std::vector<float> reference = LastLogits(prompt);
 
   KvCache cache = NewCache();
-  BlockTables tables = Tables(50);
+  BlockTables tables = ConsecutiveBlockTables(50, kBlock);
   Run({{absl::MakeConstSpan(prompt).subspan(0, 33), 0, &tables, false}}, cache);
   const int32_t freed = tables.sliding.front();
   tables.sliding.erase(tables.sliding.begin());
@@ -164,7 +154,7 @@ TEST_F(Gemma4Test, SlidingBlocksOutsideTheWindowCanBeFreedAndReused) {
 TEST_F(Gemma4Test, RollbackEqualsNeverHavingDecoded) {
   const std::vector<int32_t> prompt = Prompt(20, 8);
   KvCache cache = NewCache();
-  BlockTables tables = Tables(24);
+  BlockTables tables = ConsecutiveBlockTables(24, kBlock);
   Run({{prompt, 0, &tables, false}}, cache);
   // Speculate three tokens at positions 20..22, then roll back to 20 and decode another token.
   const std::vector<int32_t> rejected = {1000, 2000, 3000};
@@ -179,13 +169,13 @@ TEST_F(Gemma4Test, RollbackEqualsNeverHavingDecoded) {
 
 TEST_F(Gemma4Test, BadInputIsRejectedBeforeTheCacheIsTouched) {
   KvCache cache = NewCache(2);
-  BlockTables tables = Tables(20);  // Blocks 0 and 1.
+  BlockTables tables = ConsecutiveBlockTables(20, kBlock);  // Blocks 0 and 1.
   std::vector<float> logits;
   const std::vector<int32_t> bad_token = {2, 262144};
   EXPECT_THAT(model_->Forward({{bad_token, 0, &tables, false}}, cache, &logits).message(),
               HasSubstr("token id 262144"));
   const std::vector<int32_t> tokens = Prompt(20, 9);
-  BlockTables short_tables = Tables(10);
+  BlockTables short_tables = ConsecutiveBlockTables(10, kBlock);
   EXPECT_THAT(model_->Forward({{tokens, 0, &short_tables, false}}, cache, &logits).message(),
               HasSubstr("does not cover position 16"));
   EXPECT_THAT(model_->Forward({{tokens, 4090, &tables, false}}, cache, &logits).message(),
@@ -236,7 +226,7 @@ TEST(Gemma4LoadTest, Bf16HfDirectoryAndBf16GgufGiveIdenticalLogits) {
   EXPECT_EQ((*hf)->weights().embed.dtype, DType::kBF16);
   EXPECT_EQ((*hf)->weights().embed_scale, 8.f);  // sqrt(64) in bf16.
   const std::vector<int32_t> prompt = Prompt(12, 12);
-  BlockTables tables = Tables(12);
+  BlockTables tables = ConsecutiveBlockTables(12, kBlock);
   KvCache c1((*hf)->config(), {kBlock, 1, 1}), c2((*gguf)->config(), {kBlock, 1, 1});
   std::vector<float> a, b;
   ASSERT_TRUE((*hf)->Forward({{prompt, 0, &tables, true}}, c1, &a).ok());
@@ -260,7 +250,7 @@ TEST(Gemma4LoadTest, Q8_0CheckpointStaysCloseToF32) {
   ASSERT_TRUE(f32.ok() && q8.ok());
   EXPECT_EQ((*q8)->weights().layers[0].q.dtype, DType::kQ8_0);
   const std::vector<int32_t> prompt = Prompt(12, 10);
-  BlockTables tables = Tables(12);
+  BlockTables tables = ConsecutiveBlockTables(12, kBlock);
   KvCache c1((*f32)->config(), {kBlock, 1, 1}), c2((*q8)->config(), {kBlock, 1, 1});
   std::vector<float> a, b;
   ASSERT_TRUE((*f32)->Forward({{prompt, 0, &tables, true}}, c1, &a).ok());

@@ -31,15 +31,6 @@ namespace {
 using gemma::BlockTables;
 using gemma::ForwardChunk;
 
-BlockTables Sequential(int positions, int block_size) {
-  BlockTables tables;
-  for (int b = 0; b * block_size < positions; ++b) {
-    tables.full.push_back(b);
-    tables.sliding.push_back(b);
-  }
-  return tables;
-}
-
 std::vector<double> Probabilities(const float* logits, int vocab) {
   const float max = *std::max_element(logits, logits + vocab);
   std::vector<double> p(vocab);
@@ -76,7 +67,7 @@ int main(int argc, char** argv) {
     const std::vector<int32_t>& prompt = prompts[pi];
     const int capacity = static_cast<int>(prompt.size()) + generate + 1;
     gemma::KvCache cache((*model)->config(), {16, (capacity + 15) / 16, (capacity + 15) / 16});
-    BlockTables tables = Sequential(capacity, 16);
+    BlockTables tables = gemma::ConsecutiveBlockTables(capacity, 16);
     std::vector<float> logits;
     ForwardChunk chunk{prompt, 0, &tables, /*all_logits=*/true};
     absl::Status status = (*model)->Forward({chunk}, cache, &logits, options);
