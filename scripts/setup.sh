@@ -26,8 +26,13 @@ apt_packages=(
   libgloo-dev
   # Tests: certificates, foreign gRPC client
   openssl python3 python3-grpcio python3-protobuf
-  # Header-only JSON (config.json, safetensors headers)
+  # Header-only JSON (config.json, safetensors headers, tokenizer.json)
   nlohmann-json3-dev
+  # Preprocess: image and audio decoding, resampling
+  libpng-dev libjpeg62-turbo-dev libwebp-dev libsndfile1-dev libsoxr-dev
+  # Fuzzing (libFuzzer) and the preprocess references (Pillow, ImageMagick, numpy/scipy, soundfile)
+  clang-14 libclang-rt-14-dev imagemagick
+  python3-numpy python3-pil python3-scipy python3-soundfile
 )
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 

@@ -1,0 +1,287 @@
+#include "preprocess/vocab.h"
+
+#include <sys/stat.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/io/gguf.h"
+#include "nlohmann/json.hpp"
+
+namespace gemma {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr absl::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, what " " normalizes to.
+
+absl::Status Unimplemented(const std::string& source, absl::string_view what, const Json& value) {
+  return absl::UnimplementedError(absl::StrCat(source, ": ", what, " ", value.dump().substr(0, 200),
+                                               " is not supported (Gemma's tokenizer is)"));
+}
+
+bool IsByteFallbackPiece(absl::string_view piece) {
+  return piece.size() == 6 && piece.substr(0, 3) == "<0x" && piece[5] == '>' &&
+         std::isxdigit(static_cast<unsigned char>(piece[3])) &&
+         std::isxdigit(static_cast<unsigned char>(piece[4]));
+}
+
+// Normalizer: Replace " " -> "▁", alone or as the only member of a Sequence.
+absl::Status CheckNormalizer(const Json& normalizer, const std::string& source) {
+  if (normalizer.is_null()) return Unimplemented(source, "normalizer", normalizer);
+  if (normalizer.value("type", "") == "Sequence") {
+    const Json& members = normalizer["normalizers"];
+    if (!members.is_array() || members.size() != 1) {
+      return Unimplemented(source, "normalizer", normalizer);
+    }
+    return CheckNormalizer(members[0], source);
+  }
+  const Json& pattern = normalizer.value("pattern", Json::object());
+  if (normalizer.value("type", "") != "Replace" || pattern.value("String", "") != " " ||
+      normalizer.value("content", "") != kSpaceMark) {
+    return Unimplemented(source, "normalizer", normalizer);
+  }
+  return absl::OkStatus();
+}
+
+// Pre-tokenizer: none; Split on " " (a no-op once spaces are "▁"); or a split of "\n" runs.
+absl::Status ReadPreTokenizer(const Json& pre, const std::string& source, bool* split_newlines) {
+  *split_newlines = false;
+  if (pre.is_null()) return absl::OkStatus();
+  if (pre.value("type", "") == "Sequence") {
+    for (const Json& member : pre["pretokenizers"]) {
+      bool member_splits = false;
+      absl::Status status = ReadPreTokenizer(member, source, &member_splits);
+      if (!status.ok()) return status;
+      *split_newlines |= member_splits;
+    }
+    return absl::OkStatus();
+  }
+  if (pre.value("type", "") == "Split") {
+    const Json& pattern = pre.value("pattern", Json::object());
+    if (pattern.value("String", "") == " ") return absl::OkStatus();
+    const std::string regex = pattern.value("Regex", "");
+    if (regex == "[^\\n]+|[\\n]+" || regex == "\\n+|[^\\n]+" || regex == "[\\n]+|[^\\n]+") {
+      *split_newlines = true;
+      return absl::OkStatus();
+    }
+  }
+  return Unimplemented(source, "pre_tokenizer", pre);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Fills the id lookups that every loader shares and checks the vocabulary is complete.
+absl::Status Finish(Vocab* vocab) {
+  auto find = [vocab](absl::string_view piece) -> int32_t {
+    for (int32_t id = 0; id < vocab->size() && id < 4096; ++id) {
+      if (vocab->pieces[id] == piece) return id;
+    }
+    return -1;
+  };
+  if (vocab->bos_id < 0) vocab->bos_id = find("<bos>");
+  if (vocab->eos_id < 0) vocab->eos_id = find("<eos>");
+  if (vocab->pad_id < 0) vocab->pad_id = find("<pad>");
+  if (vocab->unk_id < 0) vocab->unk_id = find("<unk>");
+  for (int32_t* id : {&vocab->bos_id, &vocab->eos_id, &vocab->pad_id, &vocab->unk_id}) {
+    if (*id >= vocab->size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(vocab->source, ": special token id ", *id, " is out of range"));
+    }
+  }
+  if (vocab->bos_id < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(vocab->source, ": no <bos> token"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Vocab> ParseTokenizerJson(absl::string_view text, const std::string& source) {
+  Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
+  }
+  Vocab vocab;
+  vocab.source = source;
+  try {
+    const Json& model = root.value("model", Json::object());
+    if (model.value("type", "") != "BPE") return Unimplemented(source, "model", model.value("type", Json()));
+    if (!model.value("byte_fallback", false)) {
+      return Unimplemented(source, "BPE without byte_fallback", model.value("byte_fallback", Json()));
+    }
+    if (model.value("ignore_merges", false)) return Unimplemented(source, "ignore_merges", true);
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+      if (model.contains(key) && !model[key].is_null() && model[key] != "") {
+        return Unimplemented(source, key, model[key]);
+      }
+    }
+    absl::Status status = CheckNormalizer(root.value("normalizer", Json()), source);
+    if (!status.ok()) return status;
+    status = ReadPreTokenizer(root.value("pre_tokenizer", Json()), source, &vocab.split_newlines);
+    if (!status.ok()) return status;
+
+    const Json& pieces = model.at("vocab");
+    if (!pieces.is_object() || pieces.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": model.vocab is not a map"));
+    }
+    const size_t count = pieces.size();
+    vocab.pieces.resize(count);
+    vocab.types.assign(count, TokenType::kUnused);
+    std::vector<bool> seen(count, false);
+    for (auto it = pieces.begin(); it != pieces.end(); ++it) {
+      const int64_t id = it.value().get<int64_t>();
+      if (id < 0 || static_cast<size_t>(id) >= count || seen[id]) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": model.vocab[\"", it.key(),
+                                                       "\"] = ", id, " is out of range or repeated"));
+      }
+      seen[id] = true;
+      vocab.pieces[id] = it.key();
+      vocab.types[id] = IsByteFallbackPiece(it.key()) ? TokenType::kByte : TokenType::kNormal;
+    }
+    const std::string unk = model.value("unk_token", Json("")).is_string()
+                                ? model.value("unk_token", std::string())
+                                : std::string();
+    for (const Json& added : root.value("added_tokens", Json::array())) {
+      const int64_t id = added.at("id").get<int64_t>();
+      const std::string content = added.at("content").get<std::string>();
+      // Added tokens may extend the model's vocabulary, one id after the other.
+      if (id >= 0 && static_cast<size_t>(id) == vocab.pieces.size()) {
+        vocab.pieces.push_back(content);
+        vocab.types.push_back(TokenType::kUserDefined);
+      }
+      if (id < 0 || static_cast<size_t>(id) >= vocab.pieces.size() || vocab.pieces[id] != content) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": added token \"", content, "\" (id ", id, ") does not match model.vocab"));
+      }
+      if (added.value("lstrip", false) || added.value("rstrip", false) ||
+          added.value("single_word", false) || added.value("normalized", false)) {
+        return Unimplemented(source, "added token options", added);
+      }
+      vocab.types[id] = added.value("special", false) ? TokenType::kControl : TokenType::kUserDefined;
+      if (content == unk) vocab.unk_id = static_cast<int32_t>(id);
+    }
+
+    const Json& merges = model.at("merges");
+    vocab.merges.reserve(merges.size());
+    for (const Json& merge : merges) {
+      if (merge.is_array() && merge.size() == 2) {
+        vocab.merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
+      } else if (merge.is_string()) {
+        const std::string line = merge.get<std::string>();
+        const size_t space = line.find(' ');
+        if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(source, ": merge \"", line, "\" is not two pieces"));
+        }
+        vocab.merges.emplace_back(line.substr(0, space), line.substr(space + 1));
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": merge ", merge.dump(), " malformed"));
+      }
+    }
+    const Json& post = root.value("post_processor", Json());
+    vocab.add_bos = post.is_object() && absl::StrContains(post.dump(), "\"<bos>\"");
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": malformed tokenizer.json: ", e.what()));
+  }
+  absl::Status status = Finish(&vocab);
+  if (!status.ok()) return status;
+  return vocab;
+}
+
+absl::StatusOr<Vocab> LoadTokenizerJson(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParseTokenizerJson(*text, path);
+}
+
+absl::StatusOr<Vocab> LoadGgufVocab(const std::string& path) {
+  absl::StatusOr<GgufFile> gguf = GgufFile::Open(path);
+  if (!gguf.ok()) return gguf.status();
+  absl::StatusOr<std::string> model = gguf->GetString("tokenizer.ggml.model");
+  if (!model.ok()) return model.status();
+  if (*model != "gemma4") {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": tokenizer.ggml.model \"", *model,
+        "\" is not supported (BPE with merges, \"gemma4\", is; use the model's tokenizer.json)"));
+  }
+  const GgufValue* tokens = gguf->Find("tokenizer.ggml.tokens");
+  const GgufValue* types = gguf->Find("tokenizer.ggml.token_type");
+  const GgufValue* merges = gguf->Find("tokenizer.ggml.merges");
+  if (tokens == nullptr || tokens->type != GgufType::kString || tokens->strings.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": tokenizer.ggml.tokens missing"));
+  }
+  if (types == nullptr || !types->is_integer() || types->ints.size() != tokens->strings.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": tokenizer.ggml.token_type missing or not one per token"));
+  }
+  if (merges == nullptr || merges->type != GgufType::kString) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": tokenizer.ggml.merges missing"));
+  }
+  Vocab vocab;
+  vocab.source = path;
+  vocab.split_newlines = true;
+  vocab.pieces = tokens->strings;
+  vocab.types.resize(vocab.pieces.size());
+  for (size_t i = 0; i < vocab.pieces.size(); ++i) {
+    const int64_t type = types->ints[i];
+    if (type < 1 || type > 6) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": token ", i, " has unknown token type ", type));
+    }
+    vocab.types[i] = static_cast<TokenType>(type);
+    // llama.cpp's converter marks a few of HF's special tokens (<|channel>, <|tool_call>, <|"|>,
+    // ...) USER_DEFINED so that its chat parser sees them; in the HF tokenizer they are special.
+    const std::string& piece = vocab.pieces[i];
+    if (vocab.types[i] == TokenType::kUserDefined &&
+        (absl::StartsWith(piece, "<|") || absl::EndsWith(piece, "|>"))) {
+      vocab.types[i] = TokenType::kControl;
+    }
+  }
+  vocab.merges.reserve(merges->strings.size());
+  for (size_t i = 0; i < merges->strings.size(); ++i) {
+    const std::string& line = merges->strings[i];
+    const size_t space = line.find(' ');
+    if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tokenizer.ggml.merges[", i, "] is not two pieces"));
+    }
+    vocab.merges.emplace_back(line.substr(0, space), line.substr(space + 1));
+  }
+  auto id_key = [&](const char* key, int32_t* id) {
+    absl::StatusOr<int64_t> value = gguf->GetInt(key);
+    if (value.ok()) *id = static_cast<int32_t>(*value);
+  };
+  id_key("tokenizer.ggml.bos_token_id", &vocab.bos_id);
+  id_key("tokenizer.ggml.eos_token_id", &vocab.eos_id);
+  id_key("tokenizer.ggml.unknown_token_id", &vocab.unk_id);
+  id_key("tokenizer.ggml.padding_token_id", &vocab.pad_id);
+  // Gemma 4 always starts with <bos> (llama.cpp overrides a false add_bos_token the same way).
+  vocab.add_bos = true;
+  absl::StatusOr<std::string> chat_template = gguf->GetString("tokenizer.chat_template");
+  if (chat_template.ok()) vocab.chat_template = *chat_template;
+  absl::Status status = Finish(&vocab);
+  if (!status.ok()) return status;
+  return vocab;
+}
+
+absl::StatusOr<Vocab> LoadVocab(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  }
+  if (S_ISDIR(info.st_mode)) return LoadTokenizerJson(path + "/tokenizer.json");
+  if (absl::EndsWith(path, ".gguf")) return LoadGgufVocab(path);
+  return LoadTokenizerJson(path);
+}
+
+}  // namespace gemma
