@@ -133,11 +133,25 @@ std::vector<int32_t> Tokenizer::Encode(absl::string_view text, const EncodeOptio
 void Tokenizer::EncodeAppend(absl::string_view text, const EncodeOptions& options,
                              std::vector<int32_t>* ids) const {
   if (options.add_bos && vocab_.bos_id >= 0) ids->push_back(vocab_.bos_id);
-  const AddedTokenMatcher& matcher = options.parse_special ? all_added_ : nonspecial_added_;
+  const std::pair<size_t, size_t> everywhere{0, text.size()};
+  EncodeMarkedAppend(text,
+                     options.parse_special ? absl::MakeConstSpan(&everywhere, 1)
+                                           : absl::Span<const std::pair<size_t, size_t>>(),
+                     ids);
+}
+
+void Tokenizer::EncodeMarkedAppend(absl::string_view text,
+                                   absl::Span<const std::pair<size_t, size_t>> markup,
+                                   std::vector<int32_t>* ids) const {
   size_t segment_start = 0;
+  size_t range = 0;  // The first markup range that ends after position i.
   for (size_t i = 0; i < text.size();) {
+    while (range < markup.size() && markup[range].second <= i) ++range;
+    const bool in_markup = range < markup.size() && markup[range].first <= i;
+    const AddedTokenMatcher& matcher = in_markup ? all_added_ : nonspecial_added_;
     if (matcher.MayStartWith(static_cast<unsigned char>(text[i]))) {
-      const AddedTokenMatcher::Match match = matcher.LongestAt(text, i);
+      const AddedTokenMatcher::Match match =
+          matcher.LongestAt(in_markup ? text.substr(0, markup[range].second) : text, i);
       if (match.id >= 0) {
         EncodeSegment(text.substr(segment_start, i - segment_start), ids);
         ids->push_back(match.id);

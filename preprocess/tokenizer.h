@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include "absl/strings/string_view.h"
 #include <vector>
 
@@ -46,6 +47,11 @@ class Tokenizer {
   std::vector<int32_t> Encode(absl::string_view text, const EncodeOptions& options) const;
   void EncodeAppend(absl::string_view text, const EncodeOptions& options,
                     std::vector<int32_t>* ids) const;
+  // Special tokens are matched only wholly inside one of `markup`'s byte ranges (sorted,
+  // disjoint); everything else is as EncodeAppend without special parsing. No <bos> is added.
+  void EncodeMarkedAppend(absl::string_view text,
+                          absl::Span<const std::pair<size_t, size_t>> markup,
+                          std::vector<int32_t>* ids) const;
 
   // Text of `ids`; byte-fallback runs that are not valid UTF-8 become U+FFFD (one per maximal
   // invalid subsequence). Ids out of range are skipped. With skip_special, control tokens

@@ -32,7 +32,7 @@ apt_packages=(
   libpng-dev libjpeg62-turbo-dev libwebp-dev libsndfile1-dev libsoxr-dev
   # Fuzzing (libFuzzer) and the preprocess references (Pillow, ImageMagick, numpy/scipy, soundfile)
   clang-14 libclang-rt-14-dev imagemagick
-  python3-numpy python3-pil python3-scipy python3-soundfile
+  python3-numpy python3-pil python3-scipy python3-soundfile python3-jinja2
 )
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 
