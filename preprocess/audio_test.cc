@@ -5,31 +5,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "preprocess/testing/media_fixtures.h"
 
 namespace gemma {
 namespace {
 
 using ::testing::HasSubstr;
 
-// A canonical WAV: format 1 (PCM, 16-bit) or 3 (IEEE float, 32-bit).
-std::string Wav(int rate, int channels, int format, const std::string& data) {
-  auto le = [](uint32_t v, int bytes) {
-    std::string s;
-    for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
-    return s;
-  };
-  const int bits = format == 1 ? 16 : 32;
-  const std::string fmt = le(format, 2) + le(channels, 2) + le(rate, 4) +
-                          le(rate * channels * bits / 8, 4) + le(channels * bits / 8, 2) +
-                          le(bits, 2);
-  const std::string body = "WAVE" + std::string("fmt ") + le(16, 4) + fmt + "data" +
-                           le(data.size(), 4) + data;
-  return "RIFF" + le(body.size(), 4) + body;
-}
-
-std::string Pcm16(const std::vector<int16_t>& samples) {
-  return std::string(reinterpret_cast<const char*>(samples.data()), samples.size() * 2);
-}
+using testing::Pcm16;
+using testing::Wav;
 
 TEST(AudioTest, DecodesAndAveragesChannels) {
   // Stereo frames (16384, -16384) and (8192, 8192): means 0 and 0.25.

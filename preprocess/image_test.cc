@@ -1,45 +1,16 @@
 #include "preprocess/image.h"
 
-#include <zlib.h>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "preprocess/testing/media_fixtures.h"
 
 namespace gemma {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Chunk(const std::string& kind, const std::string& data) {
-  auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-  };
-  const std::string body = kind + data;
-  return be32(data.size()) + body +
-         be32(crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size()));
-}
-
-// An 8-bit RGB PNG with the given pixels (rows of width * 3 bytes).
-std::string Png(int width, int height, const std::vector<uint8_t>& pixels) {
-  auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-  };
-  std::string raw;
-  for (int y = 0; y < height; ++y) {
-    raw.push_back(0);
-    raw.append(reinterpret_cast<const char*>(pixels.data()) + y * width * 3, width * 3);
-  }
-  uLongf size = compressBound(raw.size());
-  std::string compressed(size, '\0');
-  compress(reinterpret_cast<Bytef*>(&compressed[0]), &size,
-           reinterpret_cast<const Bytef*>(raw.data()), raw.size());
-  compressed.resize(size);
-  return std::string("\x89PNG\r\n\x1a\n", 8) +
-         Chunk("IHDR", be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5)) +
-         Chunk("IDAT", compressed) + Chunk("IEND", "");
-}
+using testing::Png;
+using testing::PngChunk;
 
 TEST(ImageTest, TargetSizeFollowsTheProcessorRule) {
   // 640x480 at 280: factor = sqrt(2520 * 256 / 307200) = 1.449; 927.6 / 48 -> 19, 695.7 -> 14.
@@ -144,13 +115,8 @@ TEST(ImageTest, DecodesPngAndRejectsBadInput) {
 }
 
 TEST(ImageTest, DecompressionBombIsRefusedBeforeDecoding) {
-  auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-  };
-  const std::string bomb = std::string("\x89PNG\r\n\x1a\n", 8) +
-                           Chunk("IHDR", be32(60000) + be32(60000) + std::string("\x08\x02\0\0\0", 5)) +
-                           Chunk("IDAT", "x") + Chunk("IEND", "");
+  const std::string bomb =
+      testing::PngHeader(60000, 60000) + PngChunk("IDAT", "x") + PngChunk("IEND", "");
   absl::Status status = DecodeImage(bomb, "", ImageLimits()).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(status.message()), HasSubstr("60000x60000"));
