@@ -98,6 +98,9 @@ absl::StatusOr<Waveform> DecodeAudio(absl::string_view bytes, absl::string_view 
   }
   absl::Status status = CheckMime(mime_type, format);
   if (!status.ok()) return status;
+  if (format == AudioFormat::kOgg && !limits.allow_ogg) {
+    return absl::InvalidArgumentError("Ogg audio is not accepted by this server; send WAV or FLAC");
+  }
 
   MemoryFile file{bytes, 0};
   SF_VIRTUAL_IO io{Length, Seek, Read, Write, Tell};

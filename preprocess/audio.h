@@ -1,5 +1,5 @@
 // Audio for Gemma 4's encoder-free embedder: decode (WAV PCM 8/16/24/32-bit and float, FLAC,
-// Ogg Vorbis via libsndfile), average channels to mono, resample to 16 kHz (libsoxr, high
+// and Ogg Vorbis when allowed, via libsndfile), average channels to mono, resample to 16 kHz (libsoxr, high
 // quality), cut into 640-sample frames (40 ms) with the last one zero-padded.
 //
 // Samples are libsndfile's normalized floats (integer PCM / 2^(bits-1)), the values Python's
@@ -21,6 +21,10 @@ inline constexpr int kAudioFrameSamples = 640;
 struct AudioLimits {
   size_t max_bytes = 32 << 20;
   double max_seconds = 30;
+  // Ogg Vorbis is off by default: Debian's libsndfile 1.2 / libvorbis leak memory (about 6 KB
+  // per file, in vorbis_info_init) when an Ogg stream fails to open, so a client sending
+  // malformed Ogg could grow the server without bound. Found by audio_decode_fuzzer.
+  bool allow_ogg = false;
 };
 
 struct Waveform {

@@ -64,6 +64,8 @@ TEST(AudioTest, RejectsBadInputWithReasons) {
               HasSubstr("no samples"));
   EXPECT_EQ(DecodeAudio(wav.substr(0, 30), "", AudioLimits()).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(DecodeAudio("OggS\0\x02", "", AudioLimits()).status().message()),
+              HasSubstr("Ogg audio is not accepted"));
   float bad[2] = {0.1f, NAN};
   const std::string nan_wav = Wav(16000, 1, 3, std::string(reinterpret_cast<char*>(bad), 8));
   EXPECT_THAT(std::string(DecodeAudio(nan_wav, "", AudioLimits()).status().message()),

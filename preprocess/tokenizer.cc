@@ -29,12 +29,6 @@ uint64_t PairKey(int32_t left, int32_t right) {
   return static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32 | static_cast<uint32_t>(right);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return c - 'a' + 10;
-}
-
 }  // namespace
 
 struct Tokenizer::WordCache {
@@ -67,13 +61,19 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(Vocab vocab_in) {
   const Vocab& vocab = tokenizer->vocab_;
   tokenizer->piece_ids_.reserve(vocab.pieces.size());
   tokenizer->byte_ids_.fill(-1);
+  tokenizer->byte_values_.assign(vocab.pieces.size(), -1);
   for (int32_t id = 0; id < vocab.size(); ++id) {
     const std::string& piece = vocab.pieces[id];
     tokenizer->piece_ids_.emplace(piece, id);  // The first id wins for a repeated piece.
     switch (vocab.types[id]) {
-      case TokenType::kByte:
-        if (piece.size() == 6) tokenizer->byte_ids_[HexValue(piece[3]) * 16 + HexValue(piece[4])] = id;
+      case TokenType::kByte: {
+        // A BYTE-typed piece that is not "<0xHH>" decodes as its text.
+        const int value = ByteFallbackValue(piece);
+        if (value < 0) break;
+        tokenizer->byte_values_[id] = static_cast<int16_t>(value);
+        if (tokenizer->byte_ids_[value] < 0) tokenizer->byte_ids_[value] = id;
         break;
+      }
       case TokenType::kControl:
         tokenizer->all_added_.Add(piece, id);
         break;
@@ -273,8 +273,7 @@ void Tokenizer::MergeWord(absl::string_view word, std::vector<int32_t>* ids) con
   thread_local std::vector<Candidate> queue;  // A min-heap.
   symbols.clear();
   for (size_t i = 0; i < word.size();) {
-    const size_t length = std::min(Utf8SequenceLength(static_cast<unsigned char>(word[i])),
-                                   word.size() - i);
+    const size_t length = WellFormedLength(word, i);
     const int32_t id = PieceToId(word.substr(i, length));
     if (id >= 0) {
       symbols.push_back({id, 0, 0});
@@ -324,10 +323,11 @@ void Tokenizer::MergeWord(absl::string_view word, std::vector<int32_t>* ids) con
 void Tokenizer::AppendTokenBytes(int32_t id, bool skip_special, std::string* out) const {
   if (id < 0 || id >= vocab_.size()) return;
   const std::string& piece = vocab_.pieces[id];
+  if (byte_values_[id] >= 0) {
+    out->push_back(static_cast<char>(byte_values_[id]));
+    return;
+  }
   switch (vocab_.types[id]) {
-    case TokenType::kByte:
-      out->push_back(static_cast<char>(HexValue(piece[3]) * 16 + HexValue(piece[4])));
-      return;
     case TokenType::kControl:
     case TokenType::kUnknown:
       if (!skip_special) out->append(piece);

@@ -81,6 +81,7 @@ class Tokenizer {
   // (left id << 32 | right id) -> (rank << 32 | merged id).
   absl::flat_hash_map<uint64_t, uint64_t> merges_;
   std::array<int32_t, 256> byte_ids_;
+  std::vector<int16_t> byte_values_;  // Per id: the byte of a valid byte piece, else -1.
   AddedTokenMatcher all_added_;      // Control and user-defined tokens.
   AddedTokenMatcher nonspecial_added_;
   // Pieces that hold a "▁" right after another character, with that byte offset.

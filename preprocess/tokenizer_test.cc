@@ -152,6 +152,11 @@ TEST(TokenizerTest, InvalidUtf8RoundTripsThroughByteTokens) {
   const std::string text = t.Decode(ids);
   EXPECT_TRUE(IsValidUtf8(text));
   EXPECT_THAT(text, HasSubstr("\xEF\xBF\xBD"));
+  // An ill-formed lead byte must not swallow the well-formed character after it (found by
+  // tokenizer_encode_fuzzer): "\xF0" then "▁" decodes to U+FFFD and a space.
+  bytes.clear();
+  for (int32_t id : t.Encode("\xF0\xE2\x96\x81x", {})) t.AppendTokenBytes(id, false, &bytes);
+  EXPECT_EQ(bytes, "\xF0 x");
 }
 
 // Splitting lines into words must not change a single id: compare with one BPE over the line by
@@ -256,6 +261,13 @@ TEST(VocabTest, MalformedTokenizerJsonIsRejectedWithReasons) {
   EXPECT_EQ(tokenizer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(tokenizer.status().message()), HasSubstr("merge 0"));
   EXPECT_EQ(LoadVocab("/nonexistent/tokenizer.json").status().code(), absl::StatusCode::kNotFound);
+  // Found by tokenizer_json_fuzzer: a float id too large for int64 was converted unchecked.
+  const std::string float_id = R"({"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"\u2581"},
+    "model":{"type":"BPE","byte_fallback":true,"vocab":{"<bos>":0,"a":1.7e23},"merges":[]}})";
+  EXPECT_THAT(std::string(ParseTokenizerJson(float_id, "t.json").status().message()),
+              HasSubstr("model.vocab[\"a\"] is not an integer id"));
+  EXPECT_EQ(ByteFallbackValue("<0x0A>"), 10);
+  EXPECT_EQ(ByteFallbackValue("<0xZZ>"), -1);
 }
 
 }  // namespace

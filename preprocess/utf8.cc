@@ -17,6 +17,21 @@ void SecondByteRange(unsigned char lead, unsigned char* low, unsigned char* high
 
 }  // namespace
 
+size_t WellFormedLength(absl::string_view text, size_t i) {
+  const unsigned char lead = static_cast<unsigned char>(text[i]);
+  const size_t length = Utf8SequenceLength(lead);
+  if (length == 1 || text.size() - i < length) return 1;
+  unsigned char low, high;
+  SecondByteRange(lead, &low, &high);
+  for (size_t j = i + 1; j < i + length; ++j) {
+    const unsigned char byte = static_cast<unsigned char>(text[j]);
+    if (byte < low || byte > high) return 1;
+    low = 0x80;
+    high = 0xBF;
+  }
+  return length;
+}
+
 size_t AppendUtf8(absl::string_view bytes, bool final, std::string* out) {
   size_t i = 0;
   const size_t n = bytes.size();

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace gemma {
@@ -16,6 +17,10 @@ inline size_t Utf8SequenceLength(unsigned char lead) {
   if (lead < 0xF5) return 4;
   return 1;
 }
+
+// Bytes of the well-formed character starting at text[i], or 1 when the bytes there are not one
+// (so an ill-formed byte never swallows the bytes after it).
+size_t WellFormedLength(absl::string_view text, size_t i);
 
 // Appends the well-formed text of `bytes` to `out`, each maximal ill-formed subsequence replaced
 // by one U+FFFD (the Unicode-recommended practice). With `final` false, a trailing sequence that

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/io/gguf.h"
@@ -21,12 +22,6 @@ constexpr absl::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, what " " no
 absl::Status Unimplemented(const std::string& source, absl::string_view what, const Json& value) {
   return absl::UnimplementedError(absl::StrCat(source, ": ", what, " ", value.dump().substr(0, 200),
                                                " is not supported (Gemma's tokenizer is)"));
-}
-
-bool IsByteFallbackPiece(absl::string_view piece) {
-  return piece.size() == 6 && piece.substr(0, 3) == "<0x" && piece[5] == '>' &&
-         std::isxdigit(static_cast<unsigned char>(piece[3])) &&
-         std::isxdigit(static_cast<unsigned char>(piece[4]));
 }
 
 // Normalizer: Replace " " -> "▁", alone or as the only member of a Sequence.
@@ -104,7 +99,24 @@ absl::Status Finish(Vocab* vocab) {
   return absl::OkStatus();
 }
 
+// A token id from JSON: an integer, not a float that would overflow the conversion.
+absl::StatusOr<int64_t> IdOf(const Json& value, const std::string& source, absl::string_view where) {
+  if (!value.is_number_integer()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, " is not an integer id"));
+  }
+  return value.get<int64_t>();
+}
+
 }  // namespace
+
+int ByteFallbackValue(absl::string_view piece) {
+  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>' ||
+      !absl::ascii_isxdigit(piece[3]) || !absl::ascii_isxdigit(piece[4])) {
+    return -1;
+  }
+  auto hex = [](char c) { return absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10; };
+  return hex(piece[3]) * 16 + hex(piece[4]);
+}
 
 absl::StatusOr<Vocab> ParseTokenizerJson(absl::string_view text, const std::string& source) {
   Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
@@ -139,20 +151,24 @@ absl::StatusOr<Vocab> ParseTokenizerJson(absl::string_view text, const std::stri
     vocab.types.assign(count, TokenType::kUnused);
     std::vector<bool> seen(count, false);
     for (auto it = pieces.begin(); it != pieces.end(); ++it) {
-      const int64_t id = it.value().get<int64_t>();
+      absl::StatusOr<int64_t> parsed_id = IdOf(it.value(), source, "model.vocab[\"" + it.key() + "\"]");
+      if (!parsed_id.ok()) return parsed_id.status();
+      const int64_t id = *parsed_id;
       if (id < 0 || static_cast<size_t>(id) >= count || seen[id]) {
         return absl::InvalidArgumentError(absl::StrCat(source, ": model.vocab[\"", it.key(),
                                                        "\"] = ", id, " is out of range or repeated"));
       }
       seen[id] = true;
       vocab.pieces[id] = it.key();
-      vocab.types[id] = IsByteFallbackPiece(it.key()) ? TokenType::kByte : TokenType::kNormal;
+      vocab.types[id] = ByteFallbackValue(it.key()) >= 0 ? TokenType::kByte : TokenType::kNormal;
     }
     const std::string unk = model.value("unk_token", Json("")).is_string()
                                 ? model.value("unk_token", std::string())
                                 : std::string();
     for (const Json& added : root.value("added_tokens", Json::array())) {
-      const int64_t id = added.at("id").get<int64_t>();
+      absl::StatusOr<int64_t> parsed_id = IdOf(added.at("id"), source, "added_tokens[].id");
+      if (!parsed_id.ok()) return parsed_id.status();
+      const int64_t id = *parsed_id;
       const std::string content = added.at("content").get<std::string>();
       // Added tokens may extend the model's vocabulary, one id after the other.
       if (id >= 0 && static_cast<size_t>(id) == vocab.pieces.size()) {

@@ -47,6 +47,9 @@ struct Vocab {
   int32_t size() const { return static_cast<int32_t>(pieces.size()); }
 };
 
+// The byte a "<0xHH>" piece stands for, or -1 for any other piece.
+int ByteFallbackValue(absl::string_view piece);
+
 // `text` is the whole tokenizer.json; `source` names it in errors.
 absl::StatusOr<Vocab> ParseTokenizerJson(absl::string_view text, const std::string& source);
 absl::StatusOr<Vocab> LoadTokenizerJson(const std::string& path);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets the machine up, builds every target and runs every test - plain, then
-# under AddressSanitizer and UndefinedBehaviorSanitizer. The last line is "N passed, N failed,
+# under AddressSanitizer and UndefinedBehaviorSanitizer, then every fuzz target under libFuzzer
+# for a bounded time (GEMMA_FUZZ_SECONDS per target, default 20). The last line is "N passed, N failed,
 # N skipped" over all three runs; the exit status is non-zero on any failure.
 #   scripts/test.sh                 everything
 #   scripts/test.sh --quick         plain run only (no sanitizers)
@@ -45,5 +46,13 @@ for config in "${configs[@]}"; do
   total_skipped=$((total_skipped + s))
 done
 rm -rf "$logs"
+# libFuzzer (clang-14) over every parser for a bounded time, with the full runs only.
+if ((${#configs[@]} > 1)); then
+  echo "== scripts/fuzz.sh --seconds=${GEMMA_FUZZ_SECONDS:-20}"
+  summary=$(scripts/fuzz.sh --seconds="${GEMMA_FUZZ_SECONDS:-20}" 2>&1)
+  echo "$summary" | grep -v '^COUNTS'
+  read -r _ p f s <<<"$(echo "$summary" | grep '^COUNTS' || echo "COUNTS 0 1 0")"
+  total_passed=$((total_passed + p)) total_failed=$((total_failed + f))
+fi
 echo "${total_passed} passed, ${total_failed} failed, ${total_skipped} skipped"
 ((total_failed == 0))

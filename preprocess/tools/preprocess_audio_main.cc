@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   buffer << in.rdbuf();
   gemma::AudioLimits limits;
   limits.max_seconds = absl::GetFlag(FLAGS_max_seconds);
+  limits.allow_ogg = true;  // Trusted local files.
   absl::StatusOr<gemma::Waveform> waveform = gemma::DecodeAudio(buffer.str(), "", limits);
   if (!waveform.ok()) {
     std::cerr << waveform.status() << "\n";
