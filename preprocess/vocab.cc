@@ -290,6 +290,62 @@ absl::StatusOr<Vocab> LoadGgufVocab(const std::string& path) {
   return vocab;
 }
 
+std::string TokenizerJson(const Vocab& vocab) {
+  Json added = Json::array();
+  Json pieces = Json::object();
+  for (size_t id = 0; id < vocab.pieces.size(); ++id) {
+    pieces[vocab.pieces[id]] = id;
+    const TokenType type = vocab.types[id];
+    if (type == TokenType::kControl || type == TokenType::kUserDefined ||
+        type == TokenType::kUnknown) {
+      added.push_back({{"id", id}, {"content", vocab.pieces[id]}, {"single_word", false},
+                       {"lstrip", false}, {"rstrip", false}, {"normalized", false},
+                       {"special", type != TokenType::kUserDefined}});
+    }
+  }
+  Json merges = Json::array();
+  for (const auto& [left, right] : vocab.merges) merges.push_back({left, right});
+  const std::string bos = vocab.bos_id >= 0 ? vocab.pieces[vocab.bos_id] : "<bos>";
+  Json root = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kSpaceMark}}},
+      {"pre_tokenizer",
+       vocab.split_newlines
+           ? Json{{"type", "Split"},
+                  {"pattern", {{"Regex", "[^\\n]+|[\\n]+"}}},
+                  {"behavior", "Isolated"},
+                  {"invert", false}}
+           : Json(nullptr)},
+      {"post_processor",
+       vocab.add_bos ? Json{{"type", "TemplateProcessing"},
+                            {"single", {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+                                        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                            {"special_tokens",
+                             {{bos, {{"id", bos}, {"ids", {vocab.bos_id}}, {"tokens", {bos}}}}}}}
+                     : Json(nullptr)},
+      {"decoder",
+       {{"type", "Sequence"},
+        {"decoders",
+         {{{"type", "Replace"}, {"pattern", {{"String", kSpaceMark}}}, {"content", " "}},
+          {{"type", "ByteFallback"}},
+          {{"type", "Fuse"}}}}}},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", vocab.unk_id >= 0 ? Json(vocab.pieces[vocab.unk_id]) : Json(nullptr)},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", true},
+        {"byte_fallback", true},
+        {"ignore_merges", false},
+        {"vocab", pieces},
+        {"merges", merges}}}};
+  return root.dump();
+}
+
 absl::StatusOr<Vocab> LoadVocab(const std::string& path) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {

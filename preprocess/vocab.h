@@ -57,6 +57,11 @@ absl::StatusOr<Vocab> LoadTokenizerJson(const std::string& path);
 // GGUF with tokenizer.ggml.model "gemma4" (BPE with merges). Other models are UNIMPLEMENTED.
 absl::StatusOr<Vocab> LoadGgufVocab(const std::string& path);
 
+// The vocabulary as a Hugging Face tokenizer.json (Gemma's structure: Replace normalizer, a
+// "\n"-run Split pre-tokenizer when split_newlines, BPE with byte fallback, control tokens as
+// special added tokens, user-defined ones as non-special). ParseTokenizerJson reads it back.
+std::string TokenizerJson(const Vocab& vocab);
+
 // A model directory (tokenizer.json inside), a tokenizer.json file or a .gguf file.
 absl::StatusOr<Vocab> LoadVocab(const std::string& path);
 

@@ -3,10 +3,12 @@
 # the demo request, then stops what it started.
 #
 # Today: the common server skeleton (health + reflection), checked through a foreign client (buf
-# curl), and the engine generating in-process on the default model (the 12B architecture scaled
-# down, random weights, real Gemma 4 vocabulary; generated once into /var/cache/gemma-serve).
-# Preprocess, CPU workers (TP = 2) and the router join here as their issues land, and the demo
-# becomes a multimodal Generate request through the router.
+# curl); the preprocess server turning a multimodal chat (text, an image, an audio clip) into
+# token ids, patches and frames; and the engine generating in-process from the preprocessed
+# text prompt on the default model (the 12B architecture scaled down, random weights, real
+# Gemma 4 vocabulary; generated once into /var/cache/gemma-serve). CPU workers (TP = 2) and the
+# router join here as their issues land, and the demo becomes a multimodal Generate request
+# through the router.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -17,6 +19,7 @@ say "setting up the machine (first run: a few minutes)"
 scripts/setup.sh </dev/null
 say "building"
 bazel build -c opt --noshow_progress //service/common:skeleton_server \
+  //service/preprocess:preprocess_server \
   //engine/tools:make_test_checkpoint //engine/tools:generate </dev/null 2>&1 |
   grep -E "^(ERROR|FAILED)" || true
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
@@ -59,15 +62,57 @@ say "its metrics (http://127.0.0.1:$metrics_port/metrics):"
 /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" |
   grep -E "^gemma_grpc_server_handled_total|^gemma_grpc_server_in_flight"
 model_dir=/var/cache/gemma-serve/models/default
-if [[ ! -f "$model_dir/model.gguf" || ! -f "$model_dir/drafter/config.json" ]]; then
+if [[ ! -f "$model_dir/model.gguf" || ! -f "$model_dir/drafter/config.json" ||
+      ! -f "$model_dir/hf/tokenizer.json" ]]; then
   say "generating the default model and its MTP drafter in $model_dir"
   mkdir -p "$model_dir"
   "$bin/engine/tools/make_test_checkpoint" --hf_dir="$model_dir/hf" --gguf="$model_dir/model.gguf" \
-    --drafter_dir="$model_dir/drafter"
+    --drafter_dir="$model_dir/drafter" --write_tokenizer
 fi
-prompt_ids=2,105,2364,107,9259,236764,1217,659,611,236881,106,107,105,4368,107
-say "demo generation (engine in-process; token ids until the tokenizer lands):"
-say "prompt ids: <bos> <|turn> user \\n ... <turn|> \\n <|turn> model \\n"
+say "starting the preprocess server (tokenizer.json of $model_dir/hf)"
+start preprocess "$bin/service/preprocess/preprocess_server" --model="$model_dir/hf"
+preprocess_port=$started_port
+say "preprocess server on 127.0.0.1:$preprocess_port"
+say "demo request: a chat with text, an image (640x480 PNG) and 2 s of audio (44.1 kHz WAV)"
+/usr/bin/python3 - "$run_dir" <<'PY'
+import base64, io, json, sys
+import numpy as np, soundfile
+from PIL import Image
+run_dir = sys.argv[1]
+y, x = np.mgrid[0:480, 0:640]
+image = io.BytesIO()
+Image.fromarray(np.stack([x % 256, y % 256, (x + y) % 256], -1).astype(np.uint8)).save(image, "PNG")
+audio = io.BytesIO()
+soundfile.write(audio, 0.3 * np.sin(2 * np.pi * 440 * np.arange(88200) / 44100), 44100, format="WAV")
+chat = {"messages": [
+    {"role": "ROLE_SYSTEM", "parts": [{"text": "You are a concise assistant."}]},
+    {"role": "ROLE_USER", "parts": [
+        {"text": "What do you see and hear?"},
+        {"image": {"data": base64.b64encode(image.getvalue()).decode()}},
+        {"audio": {"data": base64.b64encode(audio.getvalue()).decode()}}]}]}
+json.dump({"prompt": {"chat": chat}}, open(f"{run_dir}/multimodal.json", "w"))
+text_chat = {"messages": [{"role": "ROLE_USER", "parts": [{"text": "Hello, how are you?"}]}]}
+json.dump({"prompt": {"chat": text_chat}}, open(f"{run_dir}/text.json", "w"))
+PY
+"${buf[@]}" -d @"$run_dir/multimodal.json" \
+  "http://127.0.0.1:$preprocess_port/gemma.preprocess.v1.Preprocess/Preprocess" \
+  >"$run_dir/multimodal.out"
+/usr/bin/python3 - "$run_dir/multimodal.out" <<'PY'
+import json, sys
+reply = json.load(open(sys.argv[1]))
+ids = reply["tokenIds"]
+print(f"  {len(ids)} prompt tokens: {reply['counts']}")
+for item in reply["media"]:
+    shape = "x".join(str(d) for d in item["features"]["shape"])
+    grid = f", grid {item['gridWidth']}x{item['gridHeight']}" if "gridWidth" in item else ""
+    print(f"  {item['kind']}: tokens [{item['tokenOffset']}, +{item['numTokens']}), "
+          f"features {item['features']['dtype']} {shape}{grid}")
+PY
+prompt_ids=$("${buf[@]}" -d @"$run_dir/text.json" \
+  "http://127.0.0.1:$preprocess_port/gemma.preprocess.v1.Preprocess/Preprocess" |
+  /usr/bin/python3 -c 'import json, sys; print(",".join(map(str, json.load(sys.stdin)["tokenIds"])))')
+say "demo generation (engine in-process) from the preprocessed chat \"Hello, how are you?\":"
+say "prompt ids: $prompt_ids"
 "$bin/engine/tools/generate" --model="$model_dir/model.gguf" --max_tokens=16 \
   --prompt_ids="$prompt_ids"
 say "the same with speculative decoding through the MTP drafter (random weights: few drafts accepted):"

@@ -18,6 +18,7 @@
 #include "engine/io/gguf_writer.h"
 #include "engine/io/safetensors.h"
 #include "engine/model/checkpoint.h"
+#include "preprocess/vocab.h"
 
 namespace gemma {
 namespace {
@@ -213,11 +214,36 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+// tokenizer.json, tokenizer_config.json and chat_template.jinja, as Hugging Face checkpoints
+// carry them.
+absl::Status WriteHfTokenizer(const std::string& dir, const std::string& vocab_path) {
+  absl::StatusOr<Vocab> vocab = LoadGgufVocab(vocab_path);
+  if (!vocab.ok()) return vocab.status();
+  absl::Status s = WriteText(dir + "/tokenizer.json", TokenizerJson(*vocab));
+  if (!s.ok()) return s;
+  if (!vocab->chat_template.empty()) {
+    s = WriteText(dir + "/chat_template.jinja", vocab->chat_template);
+    if (!s.ok()) return s;
+  }
+  Json config = {{"tokenizer_class", "GemmaTokenizer"}, {"add_bos_token", vocab->add_bos},
+                 {"add_eos_token", false}, {"model_max_length", 131072}};
+  for (const auto& [key, id] : {std::pair<const char*, int32_t>{"bos_token", vocab->bos_id},
+                                {"eos_token", vocab->eos_id}, {"pad_token", vocab->pad_id},
+                                {"unk_token", vocab->unk_id}}) {
+    if (id >= 0) config[key] = vocab->pieces[id];
+  }
+  return WriteText(dir + "/tokenizer_config.json", config.dump(2) + "\n");
+}
+
 absl::Status WriteHf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
-                     int vocab_size) {
+                     int vocab_size, const std::string& vocab_path) {
   mkdir(o.hf_dir.c_str(), 0755);
   absl::Status s = WriteText(o.hf_dir + "/config.json", HfConfig(o, vocab_size).dump(2) + "\n");
   if (!s.ok()) return s;
+  if (o.write_tokenizer) {
+    s = WriteHfTokenizer(o.hf_dir, vocab_path);
+    if (!s.ok()) return s;
+  }
   s = WriteText(o.hf_dir + "/generation_config.json",
                 Json{{"bos_token_id", 2}, {"eos_token_id", {1, 106}}, {"pad_token_id", 0},
                      {"do_sample", true}, {"temperature", 1.0}, {"top_k", 64}, {"top_p", 0.95}}
@@ -402,7 +428,7 @@ absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
     }
   }
   if (!o.hf_dir.empty()) {
-    absl::Status s = WriteHf(o, tensors, vocab_size);
+    absl::Status s = WriteHf(o, tensors, vocab_size, vocab_path);
     if (!s.ok()) return s;
   }
   if (!o.gguf_path.empty()) {

@@ -36,6 +36,9 @@ struct TestCheckpointOptions {
   std::string vocab_gguf;
   // Where to write; empty skips that layout.
   std::string hf_dir;
+  // Also write tokenizer.json, tokenizer_config.json and chat_template.jinja into hf_dir, from
+  // the vocabulary GGUF (about 30 MB; off by default to keep tests fast).
+  bool write_tokenizer = false;
   std::string gguf_path;
   // Echo target: post-attention and post-FFN norm weights are 0, so the layers add nothing and
   // the target's greedy next token is (almost always) the current token. With it, a drafter with

@@ -1,6 +1,8 @@
 // Tokenizes text with a Gemma vocabulary (tokenizer.json, model directory or GGUF).
 //   tokenize --vocab=PATH [--parse_special] [--add_bos] TEXT...      prints ids, one line per TEXT
 //   tokenize --vocab=PATH --corpus=CORPUS.json [--parse_special]     prints {"ids": [[...], ...]}
+//   tokenize --vocab=PATH --export_tokenizer_json=OUT.json         writes the vocabulary as a
+//                                                                   Hugging Face tokenizer.json
 // CORPUS.json is what tests/tokenizer_parity/build_corpus.mjs writes: {"cases": [...], "english"}.
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,7 @@ ABSL_FLAG(std::string, vocab, "", "tokenizer.json, model directory or .gguf");
 ABSL_FLAG(std::string, corpus, "", "corpus JSON to tokenize case by case");
 ABSL_FLAG(bool, parse_special, false, "match special-token strings");
 ABSL_FLAG(bool, add_bos, false, "prepend <bos>");
+ABSL_FLAG(std::string, export_tokenizer_json, "", "write the vocabulary as tokenizer.json here");
 
 int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -22,6 +25,11 @@ int main(int argc, char** argv) {
   if (!tokenizer.ok()) {
     std::cerr << tokenizer.status() << "\n";
     return 1;
+  }
+  if (!absl::GetFlag(FLAGS_export_tokenizer_json).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_export_tokenizer_json), std::ios::binary)
+        << gemma::TokenizerJson((*tokenizer)->vocab());
+    return 0;
   }
   const gemma::EncodeOptions options{.parse_special = absl::GetFlag(FLAGS_parse_special),
                                      .add_bos = absl::GetFlag(FLAGS_add_bos)};

@@ -3,14 +3,16 @@
 //     semantics: special tokens in the text are parsed);
 //   - the Gemma 4 GGUF vocabulary through llama.cpp (node-llama-cpp), with special-token parsing
 //     off and on.
-//   node js_reference.mjs CORPUS.json GEMMA4.gguf OUT.json
+//   - optionally a Gemma 4 tokenizer.json (exported by `tokenize --export_tokenizer_json` from
+//     the GGUF) through @huggingface/tokenizers.
+//   node js_reference.mjs CORPUS.json GEMMA4.gguf OUT.json [GEMMA4_TOKENIZER.json]
 // OUT.json: {"<reference>": [[ids] per case, ..., [ids] of the English text]}; no <bos>.
 import fs from "node:fs";
 import path from "node:path";
 
 const npmDir = process.env.GEMMA_NPM_DIR ?? "/var/cache/gemma-serve/npm";
 const modules = path.join(npmDir, "node_modules");
-const [corpusPath, ggufPath, outPath] = process.argv.slice(2);
+const [corpusPath, ggufPath, outPath, gemma4JsonPath] = process.argv.slice(2);
 const corpus = JSON.parse(fs.readFileSync(corpusPath, "utf8"));
 const texts = [...corpus.cases, corpus.english];
 
@@ -28,6 +30,10 @@ out.lenml_gemma3 = texts.map((t) => Array.from(lenmlTokenizer.encode(t, {add_spe
 const hf = (await import(path.join(modules, "@huggingface/tokenizers/dist/tokenizers.cjs"))).default;
 const hfTokenizer = new hf.Tokenizer(gemma3Json, gemma3Config);
 out.hf_gemma3 = texts.map((t) => Array.from(hfTokenizer.encode(t, {add_special_tokens: false}).ids));
+if (gemma4JsonPath) {
+  const gemma4 = new hf.Tokenizer(JSON.parse(fs.readFileSync(gemma4JsonPath, "utf8")), {});
+  out.hf_gemma4_json = texts.map((t) => Array.from(gemma4.encode(t, {add_special_tokens: false}).ids));
+}
 
 const {getLlama, LlamaLogLevel} = await import(path.join(modules, "node-llama-cpp/dist/index.js"));
 const llama = await getLlama({build: "never", skipDownload: true, gpu: false, logLevel: LlamaLogLevel.error});
