@@ -3,17 +3,14 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
-#include "preprocess/testing/reference_paths.h"
+#include "preprocess/testing/shared_tokenizers.h"
 
 namespace gemma {
 namespace {
 
 using ::testing::HasSubstr;
 
-const Tokenizer& Gemma4() {
-  static const Tokenizer* tokenizer = Tokenizer::Load(testing::Gemma4VocabGguf())->release();
-  return *tokenizer;
-}
+const Tokenizer& Gemma4() { return testing::Gemma4Tokenizer(); }
 
 v1::ChatInput Chat(const std::string& text_proto) {
   v1::ChatInput chat;

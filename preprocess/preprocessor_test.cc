@@ -4,7 +4,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "preprocess/testing/media_fixtures.h"
-#include "preprocess/testing/reference_paths.h"
+#include "preprocess/testing/shared_tokenizers.h"
 
 namespace gemma {
 namespace {
@@ -12,10 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 using preprocess::v1::PreprocessResponse;
 
-const Tokenizer& Gemma4() {
-  static const Tokenizer* tokenizer = Tokenizer::Load(testing::Gemma4VocabGguf())->release();
-  return *tokenizer;
-}
+const Tokenizer& Gemma4() { return testing::Gemma4Tokenizer(); }
 
 std::unique_ptr<Preprocessor> Make(PreprocessorOptions options = {}) {
   auto preprocessor = Preprocessor::Create(Gemma4(), options);

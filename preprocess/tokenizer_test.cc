@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "preprocess/stream_detokenizer.h"
 #include "preprocess/testing/reference_paths.h"
+#include "preprocess/testing/shared_tokenizers.h"
 #include "preprocess/utf8.h"
 
 namespace gemma {
@@ -24,29 +25,8 @@ std::string ReadAll(const std::string& path) {
   return buffer.str();
 }
 
-const Tokenizer& Gemma4() {
-  static const Tokenizer* tokenizer = [] {
-    auto loaded = Tokenizer::Load(testing::Gemma4VocabGguf());
-    if (!loaded.ok()) {
-      ADD_FAILURE() << loaded.status();
-      std::abort();
-    }
-    return loaded->release();
-  }();
-  return *tokenizer;
-}
-
-const Tokenizer& Gemma3() {
-  static const Tokenizer* tokenizer = [] {
-    auto loaded = Tokenizer::Load(testing::Gemma3TokenizerJson());
-    if (!loaded.ok()) {
-      ADD_FAILURE() << loaded.status();
-      std::abort();
-    }
-    return loaded->release();
-  }();
-  return *tokenizer;
-}
+const Tokenizer& Gemma4() { return testing::Gemma4Tokenizer(); }
+const Tokenizer& Gemma3() { return testing::Gemma3Tokenizer(); }
 
 // llama.cpp's tokenizer test vectors for the Gemma 4 vocabulary, generated with the HF tokenizer:
 // inputs separated by "\n__ggml_vocab_test__\n", one line of ids (no <bos>) per input.
