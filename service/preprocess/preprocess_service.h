@@ -1,14 +1,19 @@
 // The gemma.preprocess.v1.Preprocess gRPC service over a Preprocessor. Stateless and
 // thread-safe: gRPC's synchronous server runs calls concurrently on its thread pool.
 //
-// Metrics (beside the common gemma_grpc_server_*):
-//   gemma_preprocess_prompt_tokens{kind}     histogram of prompt lengths (chat|raw|token_ids)
-//   gemma_preprocess_media_total{kind}       images / audio clips preprocessed
-//   gemma_preprocess_media_tokens_total{kind} their soft tokens
-//   gemma_preprocess_seconds{rpc}            histogram of handler time
+// Metrics (beside the common gemma_grpc_server_*); see docs/metrics.md:
+//   gemma_preprocess_requests_total{rpc, kind, outcome}  calls; kind text|image|audio|mixed
+//                                                         (media in the prompt), outcome ok or
+//                                                         the rejection reason (status code)
+//   gemma_preprocess_seconds{rpc, kind}                   histogram of handler time
+//   gemma_preprocess_prompt_tokens{kind}                  histogram of prompt lengths
+//   gemma_preprocess_media_total{kind}                    images / audio clips preprocessed
+//   gemma_preprocess_media_tokens_total{kind}             their soft tokens
+//   gemma_preprocess_media_bytes_total{kind}              their encoded bytes
 #ifndef GEMMA_SERVICE_PREPROCESS_PREPROCESS_SERVICE_H_
 #define GEMMA_SERVICE_PREPROCESS_PREPROCESS_SERVICE_H_
 
+#include "absl/time/time.h"
 #include "gemma/preprocess/v1/preprocess.grpc.pb.h"
 #include "monitoring/metrics.h"
 #include "preprocess/preprocessor.h"
@@ -32,12 +37,17 @@ class PreprocessService final : public preprocess::v1::Preprocess::Service {
                            v1::CountTokensResponse* response) override;
 
  private:
-  void Observe(const preprocess::v1::PreprocessResponse& response, const v1::PromptInput& prompt);
+  // Counts the call and times it; `kind` describes the prompt's media.
+  grpc::Status Finish(const char* rpc, const char* kind, absl::Time start,
+                      const absl::Status& status);
+  void ObserveMedia(const preprocess::v1::PreprocessResponse& response, const v1::PromptInput& prompt);
 
   const Preprocessor& preprocessor_;
+  monitoring::CounterFamily* requests_;
   monitoring::HistogramFamily* prompt_tokens_;
   monitoring::CounterFamily* media_;
   monitoring::CounterFamily* media_tokens_;
+  monitoring::CounterFamily* media_bytes_;
   monitoring::HistogramFamily* seconds_;
 };
 

@@ -5,7 +5,7 @@ audio clip whose patch bytes equal the Hugging Face pipeline's (Pillow: exif_tra
 convert("RGB"), resize BICUBIC, 48x48 blocks) and whose frames equal python3-soundfile's
 samples (16 kHz source, so no resampling); INVALID_ARGUMENT / RESOURCE_EXHAUSTED with messages
 naming the part; 64 concurrent calls giving identical answers; `buf curl` through reflection;
-/metrics; SIGTERM exits 0.
+/metrics (request outcomes counted; `promtool check metrics` clean); SIGTERM exits 0.
 
 Run by tests/foreign_client/preprocess_server_test.sh with the server, vocabulary and proto root.
 """
@@ -180,6 +180,14 @@ def main():
         assert 'gemma_preprocess_media_total{kind="image"} ' in metrics, metrics[:2000]
         image_count = float(metrics.split('gemma_preprocess_media_total{kind="image"} ')[1].split()[0])
         assert image_count >= 33, image_count  # 1 + 32 concurrent.
+        for series in ('gemma_preprocess_requests_total{rpc="Preprocess",kind="mixed",outcome="ok"} ',
+                       'gemma_preprocess_requests_total{rpc="Preprocess",kind="mixed",outcome="invalid_argument"} 1',
+                       'gemma_preprocess_requests_total{rpc="Preprocess",kind="mixed",outcome="resource_exhausted"} 1',
+                       'gemma_preprocess_media_bytes_total{kind="image"} '):
+            assert series in metrics, series
+        lint = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True,
+                              text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
         checks += 1
 
         server.send_signal(signal.SIGTERM)
