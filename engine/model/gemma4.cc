@@ -1,5 +1,6 @@
 #include "engine/model/gemma4.h"
 
+#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -76,7 +77,8 @@ float EmbedScale(DType dtype, int hidden_size) {
 }  // namespace
 
 absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& c, int i,
-                              bool with_kv, Gemma4LayerWeights* layer_out) {
+                              bool with_kv, Gemma4LayerWeights* layer_out, const TensorParallel& tp,
+                              std::vector<std::unique_ptr<uint8_t[]>>* storage) {
   WeightLoader load(checkpoint);
   const int64_t hidden = c.hidden_size;
   absl::Status s;
@@ -120,11 +122,53 @@ absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& 
   std::vector<float> scalar;
   if (!(s = load.Vector(p + "layer_scalar", 1, &scalar)).ok()) return s;
   layer.layer_scalar = scalar[0];
+  if (tp.world_size == 1) return absl::OkStatus();
+
+  // Keep this rank's shard: views of row slices, copies of column slices.
+  const Gemma4Config local = ShardConfig(c, tp);
+  const int d = g.head_dim;
+  const int64_t local_q = int64_t{local.num_heads} * d;
+  const int64_t local_kv = int64_t{local.geometry(layer.type).num_kv_heads} * d;
+  const int64_t first_kv = int64_t{FirstKvHead(c, g, tp)} * d;
+  const int64_t local_ffn = local.intermediate_size;
+  layer.q = RowSlice(layer.q, tp.rank * local_q, local_q);
+  if (with_kv) {
+    layer.k = RowSlice(layer.k, first_kv, local_kv);
+    if (!layer.v.empty()) layer.v = RowSlice(layer.v, first_kv, local_kv);
+  }
+  layer.gate = RowSlice(layer.gate, tp.rank * local_ffn, local_ffn);
+  layer.up = RowSlice(layer.up, tp.rank * local_ffn, local_ffn);
+  absl::StatusOr<Matrix> o = ColumnSlice(layer.o, tp.rank * local_q, local_q, storage);
+  if (!o.ok()) return absl::Status(o.status().code(), absl::StrCat(p, "o_proj: ", o.status().message()));
+  layer.o = *o;
+  absl::StatusOr<Matrix> down = ColumnSlice(layer.down, tp.rank * local_ffn, local_ffn, storage);
+  if (!down.ok()) {
+    return absl::Status(down.status().code(), absl::StrCat(p, "down_proj: ", down.status().message()));
+  }
+  layer.down = *down;
   return absl::OkStatus();
 }
 
-void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& c, int rows,
-                      cpu::Gelu gelu, float* h) {
+namespace {
+
+// Runs one collective, adding its duration to `stats`.
+template <typename Collective>
+absl::Status Timed(ForwardStats* stats, Collective&& collective) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status = collective();
+  if (stats != nullptr) {
+    stats->communication_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count();
+  }
+  return status;
+}
+
+}  // namespace
+
+absl::Status FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& c, int rows,
+                              cpu::Gelu gelu, float* h, parallel::Communicator* communicator,
+                              ForwardStats* stats) {
   const int hidden = c.hidden_size, ffn = c.intermediate_size;
   std::vector<float> x(static_cast<size_t>(rows) * hidden), out(x.size());
   cpu::RmsNorm(h, layer.pre_ffn_norm.data(), rows, hidden, c.rms_norm_eps, x.data());
@@ -133,17 +177,27 @@ void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& c, in
   cpu::MatMul(layer.up, x.data(), rows, up.data());
   cpu::GeluGate(gate.data(), up.data(), static_cast<int64_t>(gate.size()), gelu, gate.data());
   cpu::MatMul(layer.down, gate.data(), rows, out.data());
+  if (communicator != nullptr) {
+    absl::Status s =
+        Timed(stats, [&] { return communicator->AllReduceSum(out.data(), out.size()); });
+    if (!s.ok()) return s;
+  }
   cpu::RmsNorm(out.data(), layer.post_ffn_norm.data(), rows, hidden, c.rms_norm_eps, out.data());
   for (size_t e = 0; e < x.size(); ++e) h[e] = (h[e] + out[e]) * layer.layer_scalar;
+  return absl::OkStatus();
 }
 
-Gemma4Model::Gemma4Model(std::unique_ptr<Checkpoint> checkpoint)
-    : checkpoint_(std::move(checkpoint)) {}
+Gemma4Model::Gemma4Model(std::unique_ptr<Checkpoint> checkpoint, const TensorParallel& tp)
+    : checkpoint_(std::move(checkpoint)), tp_(tp) {}
 
-absl::StatusOr<std::unique_ptr<Gemma4Model>> Gemma4Model::Load(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Gemma4Model>> Gemma4Model::Load(const std::string& path,
+                                                               const TensorParallel& tp) {
   absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(path);
   if (!checkpoint.ok()) return checkpoint.status();
-  std::unique_ptr<Gemma4Model> model(new Gemma4Model(std::move(*checkpoint)));
+  absl::Status sharding = ValidateSharding((*checkpoint)->config(), tp);
+  if (!sharding.ok()) return sharding;
+  std::unique_ptr<Gemma4Model> model(new Gemma4Model(std::move(*checkpoint), tp));
+  model->shard_config_ = ShardConfig(model->config(), tp);
   absl::Status status = model->LoadWeights();
   if (!status.ok()) return status;
   absl::StatusOr<Gemma4Embedders> embedders = LoadGemma4Embedders(*model->checkpoint_);
@@ -160,11 +214,16 @@ absl::Status Gemma4Model::LoadWeights() {
   if (!(s = load.Matrix2D("embed_tokens.weight", c.vocab_size, hidden, &weights_.embed)).ok()) {
     return s;
   }
+  const int64_t vocab_rows = c.vocab_size / tp_.world_size;
+  vocab_begin_ = tp_.rank * vocab_rows;
+  weights_.embed = RowSlice(weights_.embed, vocab_begin_, vocab_rows);
   weights_.embed_scale = EmbedScale(weights_.embed.dtype, c.hidden_size);
   if (!(s = load.Vector("norm.weight", hidden, &weights_.final_norm)).ok()) return s;
   weights_.layers.resize(c.num_layers());
   for (int i = 0; i < c.num_layers(); ++i) {
-    if (!(s = LoadLayerWeights(*checkpoint_, c, i, /*with_kv=*/true, &weights_.layers[i])).ok()) {
+    if (!(s = LoadLayerWeights(*checkpoint_, c, i, /*with_kv=*/true, &weights_.layers[i], tp_,
+                               &owned_))
+             .ok()) {
       return s;
     }
   }
@@ -214,9 +273,10 @@ absl::Status Gemma4Model::ValidateMedia(const ForwardChunk& chunk, size_t index)
 
 absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
                                   std::vector<float>* logits, const ForwardOptions& options,
-                                  std::vector<float>* hidden_out) const {
-  const Gemma4Config& c = config();
+                                  std::vector<float>* hidden_out, ForwardStats* stats) const {
+  const Gemma4Config& c = shard_config_;  // Whole hidden size and vocabulary; this rank's heads.
   const int hidden = c.hidden_size;
+  parallel::Communicator* const comm = tp_.world_size > 1 ? tp_.communicator : nullptr;
   // Validate everything before touching the cache.
   int total = 0;
   std::vector<int> chunk_offset;  // First row of each chunk in the step's activations.
@@ -264,10 +324,17 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
     for (const ForwardChunk& chunk : chunks) {
       for (size_t i = 0; i < chunk.tokens.size(); ++i, ++t) {
         positions[t] = chunk.start_position + static_cast<int>(i);
-        ConvertToF32(weights_.embed.dtype, weights_.embed.row(chunk.tokens[i]), hidden,
+        // Vocab-parallel: only the rank holding the token's row contributes it.
+        const int64_t row = chunk.tokens[i] - vocab_begin_;
+        if (row < 0 || row >= weights_.embed.rows) continue;
+        ConvertToF32(weights_.embed.dtype, weights_.embed.row(row), hidden,
                      &h[static_cast<size_t>(t) * hidden]);
         for (int d = 0; d < hidden; ++d) h[static_cast<size_t>(t) * hidden + d] *= weights_.embed_scale;
       }
+    }
+    if (comm != nullptr) {
+      absl::Status s = Timed(stats, [&] { return comm->AllReduceSum(h.data(), h.size()); });
+      if (!s.ok()) return s;
     }
     // Soft tokens replace their placeholders' rows (unscaled).
     for (size_t ci = 0; ci < chunks.size(); ++ci) {
@@ -374,11 +441,17 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
       }
     }
     cpu::MatMul(layer.o, attention.data(), total, residual.data());
+    if (comm != nullptr) {
+      absl::Status s =
+          Timed(stats, [&] { return comm->AllReduceSum(residual.data(), residual.size()); });
+      if (!s.ok()) return s;
+    }
     cpu::RmsNorm(residual.data(), layer.post_attention_norm.data(), total, hidden, c.rms_norm_eps,
                  residual.data());
     for (size_t e = 0; e < h.size(); ++e) h[e] += residual[e];
 
-    FeedForwardBlock(layer, c, total, options.gelu, h.data());
+    absl::Status ffn = FeedForwardBlock(layer, c, total, options.gelu, h.data(), comm, stats);
+    if (!ffn.ok()) return ffn;
   }
 
   // Final norm and the tied LM head on the requested rows only.
@@ -394,10 +467,27 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
   cpu::RmsNorm(selected.data(), weights_.final_norm.data(), static_cast<int>(rows.size()), hidden,
                c.rms_norm_eps, selected.data());
   if (hidden_out != nullptr) *hidden_out = selected;
-  logits->assign(rows.size() * static_cast<size_t>(c.vocab_size), 0.f);
-  cpu::MatMul(weights_.embed, selected.data(), static_cast<int>(rows.size()), logits->data());
+  const size_t slice = static_cast<size_t>(weights_.embed.rows);  // This rank's vocabulary.
+  std::vector<float> local(rows.size() * slice);
+  cpu::MatMul(weights_.embed, selected.data(), static_cast<int>(rows.size()), local.data());
   if (c.final_logit_softcap > 0) {
-    cpu::Softcap(logits->data(), static_cast<int64_t>(logits->size()), c.final_logit_softcap);
+    cpu::Softcap(local.data(), static_cast<int64_t>(local.size()), c.final_logit_softcap);
+  }
+  if (comm == nullptr) {
+    *logits = std::move(local);
+    return absl::OkStatus();
+  }
+  // All-gather the vocabulary slices: gathered is [rank][row][slice]; logits is [row][vocab].
+  std::vector<float> gathered(local.size() * tp_.world_size);
+  absl::Status s =
+      Timed(stats, [&] { return comm->AllGather(local.data(), local.size(), gathered.data()); });
+  if (!s.ok()) return s;
+  logits->resize(rows.size() * static_cast<size_t>(c.vocab_size));
+  for (int r = 0; r < tp_.world_size; ++r) {
+    for (size_t row = 0; row < rows.size(); ++row) {
+      std::copy_n(&gathered[(r * rows.size() + row) * slice], slice,
+                  &(*logits)[row * c.vocab_size + r * slice]);
+    }
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,8 @@
 #include "engine/model/checkpoint.h"
 #include "engine/model/gemma4_config.h"
 #include "engine/model/gemma4_embedders.h"
+#include "engine/model/tensor_parallel.h"
+#include "parallel/communicator.h"
 
 namespace gemma {
 
@@ -80,24 +82,42 @@ struct ForwardOptions {
   cpu::Gelu gelu = cpu::Gelu::kTanh;
 };
 
+struct ForwardStats {
+  int64_t communication_ns = 0;  // Time inside collectives (tensor parallelism).
+};
+
 // RoPE inverse frequencies theta^(-2i / head_dim) for the rotated pairs of a layer type.
 std::vector<float> RopeInverseFrequencies(const AttentionGeometry& geometry);
 
 // The second half of a decoder layer, in place on `rows` rows of h [rows, H]:
 //   h = (h + RMSNorm_postffn(MLP(RMSNorm_preffn(h)))) * layer_scalar.
-void FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& config, int rows,
-                      cpu::Gelu gelu, float* h);
+// With a communicator, `layer` holds this rank's shard (config its ShardConfig) and the down
+// projection's partial sums are all-reduced before the norm; `stats` adds the time spent there.
+absl::Status FeedForwardBlock(const Gemma4LayerWeights& layer, const Gemma4Config& config,
+                              int rows, cpu::Gelu gelu, float* h,
+                              parallel::Communicator* communicator = nullptr,
+                              ForwardStats* stats = nullptr);
 
-// Loads one decoder layer's norms and projections (k/v when `with_kv`) under "layers.<i>.".
+// Loads one decoder layer's norms and projections (k/v when `with_kv`) under "layers.<i>.";
+// with tp.world_size > 1, only rank tp.rank's shard (tensor_parallel.h), row-parallel slices
+// copied into `storage`.
 absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& config, int index,
-                              bool with_kv, Gemma4LayerWeights* layer);
+                              bool with_kv, Gemma4LayerWeights* layer,
+                              const TensorParallel& tp = {},
+                              std::vector<std::unique_ptr<uint8_t[]>>* storage = nullptr);
 
 class Gemma4Model {
  public:
-  // `path`: an HF model directory or a .gguf file.
-  static absl::StatusOr<std::unique_ptr<Gemma4Model>> Load(const std::string& path);
+  // `path`: an HF model directory or a .gguf file. With tp.world_size > 1 this rank keeps only
+  // its shard (tensor_parallel.h) and Forward runs the group's collectives: every rank must call
+  // Forward with the same chunks, in the same order.
+  static absl::StatusOr<std::unique_ptr<Gemma4Model>> Load(const std::string& path,
+                                                           const TensorParallel& tp = {});
 
   const Gemma4Config& config() const { return checkpoint_->config(); }
+  // This rank's dimensions (equal to config() without tensor parallelism): size KV caches by it.
+  const Gemma4Config& shard_config() const { return shard_config_; }
+  const TensorParallel& tensor_parallel() const { return tp_; }
   const Gemma4Weights& weights() const { return weights_; }
   const Gemma4Embedders& embedders() const { return embedders_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
@@ -108,18 +128,23 @@ class Gemma4Model {
   // media that do not sit on their placeholder tokens inside the chunk.
   // With `hidden`, also returns the final-normed hidden state of each logits row ([rows, H]; the
   // MTP drafter's input).
+  // UNAVAILABLE when a peer rank fails during the step's collectives.
   absl::Status Forward(absl::Span<const ForwardChunk> chunks, KvCache& cache,
                        std::vector<float>* logits, const ForwardOptions& options = {},
-                       std::vector<float>* hidden = nullptr) const;
+                       std::vector<float>* hidden = nullptr, ForwardStats* stats = nullptr) const;
 
  private:
-  explicit Gemma4Model(std::unique_ptr<Checkpoint> checkpoint);
+  Gemma4Model(std::unique_ptr<Checkpoint> checkpoint, const TensorParallel& tp);
   absl::Status LoadWeights();
 
   std::unique_ptr<Checkpoint> checkpoint_;
   absl::Status ValidateMedia(const ForwardChunk& chunk, size_t index) const;
 
-  Gemma4Weights weights_;
+  TensorParallel tp_;
+  Gemma4Config shard_config_;
+  int64_t vocab_begin_ = 0;  // This rank's rows of the embedding: [vocab_begin_, + embed.rows).
+  std::vector<std::unique_ptr<uint8_t[]>> owned_;  // Row-parallel slices (column copies).
+  Gemma4Weights weights_;  // This rank's shard.
   Gemma4Embedders embedders_;
   std::vector<float> sliding_inv_freq_;
   std::vector<float> full_inv_freq_;

@@ -86,6 +86,9 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
                                   std::vector<int32_t>* drafts) const {
   const Gemma4Config& d = config();
   const Gemma4Config& t = target.config();
+  if (target.tensor_parallel().world_size > 1) {
+    return absl::UnimplementedError("the MTP drafter does not run on a sharded target yet");
+  }
   if (static_cast<int>(target_hidden.size()) != t.hidden_size) {
     return absl::InvalidArgumentError("drafter: target hidden state has the wrong width");
   }
@@ -146,7 +149,8 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
       cpu::MatMul(layer.o, attention.data(), 1, out.data());
       cpu::RmsNorm(out.data(), layer.post_attention_norm.data(), 1, h, d.rms_norm_eps, out.data());
       for (int e = 0; e < h; ++e) x[e] += out[e];
-      FeedForwardBlock(layer, d, 1, cpu::Gelu::kTanh, x.data());
+      absl::Status ffn = FeedForwardBlock(layer, d, 1, cpu::Gelu::kTanh, x.data());
+      if (!ffn.ok()) return ffn;
     }
     cpu::RmsNorm(x.data(), final_norm_.data(), 1, h, d.rms_norm_eps, normed.data());
     cpu::MatMul(embed_, normed.data(), 1, logits.data());
