@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "parallel/rendezvous.h"
 
 namespace gemma::parallel {
 namespace {
@@ -39,7 +40,14 @@ absl::StatusOr<std::unique_ptr<GlooCommunicator>> GlooCommunicator::Connect(
   }
   std::shared_ptr<gloo::rendezvous::Context> context;
   absl::Status status = Guarded("rendezvous", options.rank, [&] {
-    gloo::rendezvous::FileStore store(options.store_dir);
+    std::unique_ptr<gloo::rendezvous::Store> store_owner;
+    if (!options.store_address.empty()) {
+      store_owner = std::make_unique<GrpcStore>(options.store_address, options.group,
+                                                options.timeout);
+    } else {
+      store_owner = std::make_unique<gloo::rendezvous::FileStore>(options.store_dir);
+    }
+    gloo::rendezvous::Store& store = *store_owner;
     store.set(absl::StrCat("gemma/present/", options.rank), {'1'});
     // Wait for every peer by name so that a missing one can be reported.
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;

@@ -1,5 +1,5 @@
-// Communicator over Gloo's TCP transport (Debian libgloo). Ranks rendezvous through a shared
-// file store: each announces itself, waits (bounded) for all the others, and then connects a full
+// Communicator over Gloo's TCP transport (Debian libgloo). Ranks rendezvous through a store
+// (rendezvous.h over gRPC, or a shared directory): each announces itself, waits (bounded) for all the others, and then connects a full
 // mesh. Errors: UNAVAILABLE naming a rank that did not join in time or a collective that failed
 // (a peer died, a timeout), INVALID_ARGUMENT for a bad rank or size.
 #ifndef GEMMA_PARALLEL_GLOO_COMMUNICATOR_H_
@@ -21,7 +21,11 @@ namespace gemma::parallel {
 struct GlooOptions {
   int rank = 0;
   int world_size = 1;
-  std::string store_dir;            // A directory every rank can read and write.
+  // Where ranks meet: a RendezvousService at store_address (host:port; "group" namespaces the
+  // keys), else a directory every rank can read and write (same machine only).
+  std::string store_address;
+  std::string group = "default";
+  std::string store_dir;
   std::string hostname = "127.0.0.1";  // Address this rank listens on for its peers.
   std::chrono::milliseconds timeout{30000};  // Rendezvous and every collective.
 };
