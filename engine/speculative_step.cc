@@ -7,7 +7,7 @@ namespace gemma {
 absl::Status SpeculativeStep(const Gemma4Model& target, const Drafter* drafter, KvCache& cache,
                              absl::Span<const SpeculativeSequence> sequences,
                              std::vector<SpeculativeOutcome>* outcomes,
-                             const ForwardOptions& options) {
+                             const ForwardOptions& options, ForwardStats* stats) {
   const int vocab = target.config().vocab_size, hidden_size = target.config().hidden_size;
   outcomes->assign(sequences.size(), SpeculativeOutcome());
   // 1. Drafts.
@@ -35,7 +35,7 @@ absl::Status SpeculativeStep(const Gemma4Model& target, const Drafter* drafter, 
     chunks.push_back({inputs[s], sequences[s].position, sequences[s].blocks, /*all_logits=*/true});
   }
   std::vector<float> logits, hidden;
-  absl::Status status = target.Forward(chunks, cache, &logits, options, &hidden);
+  absl::Status status = target.Forward(chunks, cache, &logits, options, &hidden, stats);
   if (!status.ok()) return status;
   // 3. Acceptance, with penalties that see the drafts accepted before each position.
   size_t row = 0;

@@ -40,7 +40,7 @@ struct SpeculativeOutcome {
 absl::Status SpeculativeStep(const Gemma4Model& target, const Drafter* drafter, KvCache& cache,
                              absl::Span<const SpeculativeSequence> sequences,
                              std::vector<SpeculativeOutcome>* outcomes,
-                             const ForwardOptions& options = {});
+                             const ForwardOptions& options = {}, ForwardStats* stats = nullptr);
 
 }  // namespace gemma
 
