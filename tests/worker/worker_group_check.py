@@ -31,9 +31,9 @@ PROTOS = ["gemma/v1/sampling.proto", "gemma/preprocess/v1/media.proto",
 DECODE_STEPS = 8
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
@@ -144,7 +144,9 @@ def run_scenario(group, pb, media_pb, sampling_pb):
         grpc.StatusCode.INVALID_ARGUMENT, "its first chunk needs start")
     health = group.all("Health", pb.HealthRequest())
     assert [h.world_size for h in health] == [len(group.ranks)] * len(group.ranks)
-    rss = [rss_kib(r["pid"]) for r in group.ranks]
+    # Total resident memory, and the file-backed part: the memory-mapped checkpoint slices this
+    # rank touched (sanitizer builds inflate the anonymous part, not this one).
+    rss = [(rss_kib(r["pid"]), rss_kib(r["pid"], "RssFile")) for r in group.ranks]
     return generated, rss, communication
 
 
@@ -173,13 +175,21 @@ def main():
         finally:
             assert group.stop() == 0, f"launcher of TP={world} did not stop cleanly"
         tokens, rss, communication = results[world]
-        print(f"TP={world}: tokens {tokens}; RSS per rank (MiB) "
-              f"{[round(r / 1024) for r in rss]}; communication {communication / 1e6:.1f} ms")
+        print(f"TP={world}: tokens {tokens}; RSS per rank (MiB, total/file-backed) "
+              f"{[(round(t / 1024), round(f / 1024)) for t, f in rss]}; "
+              f"communication {communication / 1e6:.1f} ms")
     for world in (2, 4):
         assert results[world][0] == results[1][0], \
             f"TP={world} tokens {results[world][0]} != TP=1 {results[1][0]}"
-    rss1, rss2, rss4 = (max(results[w][1]) for w in (1, 2, 4))
-    assert rss2 < 0.85 * rss1 and rss4 < rss2, f"RSS per rank {rss1} -> {rss2} -> {rss4} KiB"
+    # The 262144 x 64 f32 embedding / LM head (64 MiB) dominates this model; it is vocab-parallel.
+    # File-backed RSS = binary + libraries (the same on every rank) + the rank's checkpoint share
+    # W / TP: going 1 -> 2 ranks saves W / 2, 2 -> 4 saves W / 4, half as much.
+    file1, file2, file4 = (max(f for _, f in results[w][1]) for w in (1, 2, 4))
+    saved_2, saved_4 = file1 - file2, file2 - file4
+    print(f"checkpoint memory saved per rank: TP 1->2 {saved_2 / 1024:.1f} MiB, "
+          f"2->4 {saved_4 / 1024:.1f} MiB")
+    assert saved_2 > 25 * 1024 and 1.5 < saved_2 / max(saved_4, 1) < 2.6, \
+        f"checkpoint memory per rank {file1} -> {file2} -> {file4} KiB does not fall as 1/TP"
 
     # A rank that dies: its peer must answer UNAVAILABLE within the collective timeout.
     group = Group(args, work, 2)
