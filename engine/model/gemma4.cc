@@ -479,9 +479,11 @@ absl::Status Gemma4Model::Forward(absl::Span<const ForwardChunk> chunks, KvCache
   }
   // All-gather the vocabulary slices: gathered is [rank][row][slice]; logits is [row][vocab].
   std::vector<float> gathered(local.size() * tp_.world_size);
+  const int64_t before = stats != nullptr ? stats->communication_ns : 0;
   absl::Status s =
       Timed(stats, [&] { return comm->AllGather(local.data(), local.size(), gathered.data()); });
   if (!s.ok()) return s;
+  if (stats != nullptr) stats->logits_gather_ns += stats->communication_ns - before;
   logits->resize(rows.size() * static_cast<size_t>(c.vocab_size));
   for (int r = 0; r < tp_.world_size; ++r) {
     for (size_t row = 0; row < rows.size(); ++row) {

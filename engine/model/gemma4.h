@@ -83,7 +83,8 @@ struct ForwardOptions {
 };
 
 struct ForwardStats {
-  int64_t communication_ns = 0;  // Time inside collectives (tensor parallelism).
+  int64_t communication_ns = 0;  // Time inside collectives (tensor parallelism), including:
+  int64_t logits_gather_ns = 0;  // the all-gather of the LM head's vocabulary slices.
 };
 
 // RoPE inverse frequencies theta^(-2i / head_dim) for the rotated pairs of a layer type.
