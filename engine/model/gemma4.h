@@ -119,6 +119,8 @@ class Gemma4Model {
   // This rank's dimensions (equal to config() without tensor parallelism): size KV caches by it.
   const Gemma4Config& shard_config() const { return shard_config_; }
   const TensorParallel& tensor_parallel() const { return tp_; }
+  // First vocabulary row of this rank's embedding shard (weights().embed holds its rows).
+  int64_t vocab_begin() const { return vocab_begin_; }
   const Gemma4Weights& weights() const { return weights_; }
   const Gemma4Embedders& embedders() const { return embedders_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }

@@ -58,8 +58,15 @@ absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::st
     return absl::OkStatus();
   };
   const int64_t h = d.hidden_size, backbone = t.hidden_size;
-  absl::Status s;
+  const TensorParallel& tp = target.tensor_parallel();
+  absl::Status s = ValidateSharding(d, tp);
+  if (!s.ok()) return mismatch(std::string(s.message()));
+  drafter->tp_ = tp;
+  drafter->shard_config_ = ShardConfig(d, tp);
   if (!(s = matrix("model.embed_tokens.weight", d.vocab_size, h, &drafter->embed_)).ok()) return s;
+  const int64_t vocab_rows = d.vocab_size / tp.world_size;
+  drafter->vocab_begin_ = tp.rank * vocab_rows;
+  drafter->embed_ = RowSlice(drafter->embed_, drafter->vocab_begin_, vocab_rows);
   if (!(s = matrix("pre_projection.weight", h, 2 * backbone, &drafter->pre_projection_)).ok()) {
     return s;
   }
@@ -73,7 +80,11 @@ absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::st
   ConvertToF32((*norm)->dtype, (*norm)->data, h, drafter->final_norm_.data());
   drafter->layers_.resize(d.num_layers());
   for (int i = 0; i < d.num_layers(); ++i) {
-    if (!(s = LoadLayerWeights(c, d, i, /*with_kv=*/false, &drafter->layers_[i])).ok()) return s;
+    if (!(s = LoadLayerWeights(c, d, i, /*with_kv=*/false, &drafter->layers_[i], tp,
+                               &drafter->owned_))
+             .ok()) {
+      return s;
+    }
   }
   drafter->sliding_inv_freq_ = RopeInverseFrequencies(d.sliding);
   drafter->full_inv_freq_ = RopeInverseFrequencies(d.full);
@@ -84,11 +95,9 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
                                   const BlockTables& blocks, int32_t token, int position,
                                   absl::Span<const float> target_hidden, int count,
                                   std::vector<int32_t>* drafts) const {
-  const Gemma4Config& d = config();
+  const Gemma4Config& d = shard_config_;  // This rank's heads and MLP width.
   const Gemma4Config& t = target.config();
-  if (target.tensor_parallel().world_size > 1) {
-    return absl::UnimplementedError("the MTP drafter does not run on a sharded target yet");
-  }
+  parallel::Communicator* const comm = tp_.world_size > 1 ? tp_.communicator : nullptr;
   if (static_cast<int>(target_hidden.size()) != t.hidden_size) {
     return absl::InvalidArgumentError("drafter: target hidden state has the wrong width");
   }
@@ -107,13 +116,22 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
   drafts->clear();
   const int h = d.hidden_size, backbone = t.hidden_size;
   std::vector<float> input(2 * backbone), x(h), normed(h), g(target_hidden.begin(), target_hidden.end());
-  std::vector<float> logits(d.vocab_size);
+  std::vector<float> logits(embed_.rows);  // This rank's slice of the vocabulary.
   const Gemma4Weights& target_weights = target.weights();
   int32_t current = token;
   for (int step = 0; step < count; ++step) {
-    ConvertToF32(target_weights.embed.dtype, target_weights.embed.row(current), backbone,
-                 input.data());
-    for (int e = 0; e < backbone; ++e) input[e] *= target_weights.embed_scale;
+    // The target's (vocab-parallel) embedding of the current token.
+    std::fill(input.begin(), input.begin() + backbone, 0.f);
+    const int64_t row = current - target.vocab_begin();
+    if (row >= 0 && row < target_weights.embed.rows) {
+      ConvertToF32(target_weights.embed.dtype, target_weights.embed.row(row), backbone,
+                   input.data());
+      for (int e = 0; e < backbone; ++e) input[e] *= target_weights.embed_scale;
+    }
+    if (comm != nullptr) {
+      absl::Status s = comm->AllReduceSum(input.data(), backbone);
+      if (!s.ok()) return s;
+    }
     std::copy(g.begin(), g.end(), input.begin() + backbone);
     cpu::MatMul(pre_projection_, input.data(), 1, x.data());
     for (size_t li = 0; li < layers_.size(); ++li) {
@@ -147,14 +165,34 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
       }
       std::vector<float> out(h);
       cpu::MatMul(layer.o, attention.data(), 1, out.data());
+      if (comm != nullptr) {
+        absl::Status s = comm->AllReduceSum(out.data(), out.size());
+        if (!s.ok()) return s;
+      }
       cpu::RmsNorm(out.data(), layer.post_attention_norm.data(), 1, h, d.rms_norm_eps, out.data());
       for (int e = 0; e < h; ++e) x[e] += out[e];
-      absl::Status ffn = FeedForwardBlock(layer, d, 1, cpu::Gelu::kTanh, x.data());
+      absl::Status ffn = FeedForwardBlock(layer, d, 1, cpu::Gelu::kTanh, x.data(), comm);
       if (!ffn.ok()) return ffn;
     }
     cpu::RmsNorm(x.data(), final_norm_.data(), 1, h, d.rms_norm_eps, normed.data());
     cpu::MatMul(embed_, normed.data(), 1, logits.data());
-    current = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const size_t local = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    current = static_cast<int32_t>(vocab_begin_ + local);
+    if (comm != nullptr) {
+      // Distributed argmax: every rank's best (logit, token); the highest wins, ties to the
+      // lowest token as in one argmax over the whole vocabulary. Token ids are exact in f32.
+      const float mine[2] = {logits[local], static_cast<float>(current)};
+      std::vector<float> all(2 * tp_.world_size);
+      absl::Status s = comm->AllGather(mine, 2, all.data());
+      if (!s.ok()) return s;
+      for (int r = 0; r < tp_.world_size; ++r) {
+        if (r == 0 || all[2 * r] > all[0]) {
+          all[0] = all[2 * r];
+          all[1] = all[2 * r + 1];
+        }
+      }
+      current = static_cast<int32_t>(all[1]);
+    }
     drafts->push_back(current);
     cpu::MatMul(post_projection_, normed.data(), 1, g.data());
   }

@@ -40,7 +40,10 @@ class Drafter {
 class Gemma4Drafter : public Drafter {
  public:
   // Loads a drafter directory and checks it fits `target` (backbone width, head dims, KV heads,
-  // vocabulary, sliding window). INVALID_ARGUMENT names the mismatch.
+  // vocabulary, sliding window). INVALID_ARGUMENT names the mismatch. With a sharded target the
+  // drafter is sharded the same way (tensor_parallel.h): its query heads read this rank's KV
+  // heads of the target cache; projections and the projection matrices between target and
+  // drafter are replicated; its LM head is vocab-parallel with a distributed argmax.
   static absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Load(const std::string& path,
                                                              const Gemma4Model& target);
 
@@ -54,7 +57,11 @@ class Gemma4Drafter : public Drafter {
   explicit Gemma4Drafter(std::unique_ptr<Checkpoint> checkpoint);
 
   std::unique_ptr<Checkpoint> checkpoint_;
-  Matrix embed_;                       // [vocab, h_a], the tied drafter LM head.
+  TensorParallel tp_;
+  Gemma4Config shard_config_;          // This rank's heads and MLP width.
+  int64_t vocab_begin_ = 0;            // First row of embed_ in the whole vocabulary.
+  std::vector<std::unique_ptr<uint8_t[]>> owned_;  // Row-parallel slices.
+  Matrix embed_;                       // [vocab / N, h_a]: this rank's rows of the LM head.
   std::vector<float> final_norm_;      // f32 [h_a]
   Matrix pre_projection_;              // [h_a, 2 * H_target]
   Matrix post_projection_;             // [H_target, h_a]

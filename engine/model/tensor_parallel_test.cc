@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "engine/model/gemma4.h"
+#include "engine/model/gemma4_drafter.h"
+#include "engine/speculative_step.h"
 #include "engine/tools/test_checkpoint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -171,6 +173,83 @@ TEST_P(TensorParallelTest, ShardedRanksReproduceOneRank) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, TensorParallelTest, ::testing::Values(DType::kF32, DType::kQ8_0));
+
+// Speculative decoding (the MTP drafter sharded with its target): TP = 2 emits the same tokens,
+// drafts and acceptances as TP = 1 (greedy).
+std::vector<std::vector<int32_t>> SpeculativeRun(const Gemma4Model& model, const Drafter& drafter,
+                                                 const Prompt& prompt, int steps) {
+  KvCache cache(model.shard_config(), {kBlock, 8, 8});
+  BlockTables tables = ConsecutiveBlockTables(8 * kBlock, kBlock);
+  std::vector<float> logits, hidden;
+  if (!model.Forward({{prompt.tokens, 0, &tables, false,
+                       absl::MakeConstSpan(&prompt.image, prompt.with_image ? 1 : 0)}},
+                     cache, &logits, {}, &hidden).ok()) {
+    return {};
+  }
+  const int vocab = model.config().vocab_size;
+  SpeculativeSequence sequence;
+  sequence.blocks = &tables;
+  sequence.token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  sequence.position = static_cast<int>(prompt.tokens.size());
+  sequence.hidden = hidden;
+  sequence.num_draft_tokens = 3;
+  sequence.sampling.temperature = 0;
+  PenaltyState penalties;
+  sequence.penalties = &penalties;
+  std::vector<std::vector<int32_t>> emitted;
+  for (int step = 0; step < steps; ++step) {
+    std::vector<SpeculativeOutcome> outcomes;
+    if (!SpeculativeStep(model, &drafter, cache, {sequence}, &outcomes).ok()) return {};
+    const SpeculativeOutcome& outcome = outcomes[0];
+    std::vector<int32_t> record = outcome.drafts;
+    record.push_back(-1);
+    record.insert(record.end(), outcome.acceptance.tokens.begin(), outcome.acceptance.tokens.end());
+    emitted.push_back(record);
+    sequence.position += static_cast<int>(outcome.acceptance.tokens.size());
+    sequence.token = outcome.acceptance.tokens.back();
+    sequence.hidden = outcome.hidden;
+    sequence.output_index += outcome.acceptance.tokens.size();
+  }
+  (void)vocab;
+  return emitted;
+}
+
+TEST(TensorParallelSpeculativeTest, ShardedDrafterMatchesOneRank) {
+  TestCheckpointOptions options;
+  options.seed = 31;
+  options.echo = true;               // Greedy repeats the token: drafts get accepted.
+  options.drafter_agreement = 0.6f;  // The drafter agrees on 60 % of the vocabulary.
+  options.hf_dir = Dir() + "/spec";
+  options.drafter_dir = Dir() + "/spec_drafter";
+  ASSERT_TRUE(WriteTestCheckpoint(options).ok());
+  auto single = Gemma4Model::Load(options.hf_dir);
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto single_drafter = Gemma4Drafter::Load(options.drafter_dir, **single);
+  ASSERT_TRUE(single_drafter.ok()) << single_drafter.status();
+  const Prompt prompt = MakePrompt(**single);
+  const auto reference = SpeculativeRun(**single, **single_drafter, prompt, 6);
+  ASSERT_EQ(reference.size(), 6u);
+  std::vector<std::vector<std::vector<int32_t>>> emitted(2);
+  std::vector<RunResult> ranks = RunRanks(
+      options.hf_dir, 2,
+      [&](int rank, const Gemma4Model& model, std::unique_ptr<parallel::GlooCommunicator>) {
+        RunResult result;
+        auto drafter = Gemma4Drafter::Load(options.drafter_dir, model);
+        if (!drafter.ok()) {
+          result.status = drafter.status();
+          return result;
+        }
+        emitted[rank] = SpeculativeRun(model, **drafter, prompt, 6);
+        return result;
+      });
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_TRUE(ranks[r].status.ok()) << ranks[r].status;
+    EXPECT_EQ(emitted[r], reference) << "rank " << r;
+  }
+  int accepted = 0;
+  for (const auto& step : reference) accepted += static_cast<int>(step.size()) - 3 - 1 - 1;
+  EXPECT_GT(accepted, 0) << "no draft was accepted: the comparison would be weak";
+}
 
 TEST(TensorParallelShardingTest, ShardConfigAndKvHeadOwnership) {
   Gemma4Config c;

@@ -277,9 +277,6 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     if (item.num_draft_tokens() > 0 && drafter_ == nullptr) {
       return absl::InvalidArgumentError(where + ": num_draft_tokens > 0 but no drafter is loaded");
     }
-    if (item.num_draft_tokens() > 0 && communicator_ != nullptr) {
-      return absl::UnimplementedError(where + ": speculative steps with tensor parallelism");
-    }
   }
   absl::Status status = CheckSameStep(request.step_id());
   if (!status.ok()) return status;

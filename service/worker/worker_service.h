@@ -4,7 +4,7 @@
 //
 // A Step runs (1) one target pass over its prefill chunks, sampling the first output token
 // where asked, then (2) one speculative step over its decode items (k = 0: plain decode; k > 0
-// drafts with the MTP drafter, TP = 1 only for now). Every rank samples the same tokens (the
+// drafts with the MTP drafter, sharded like its target). Every rank samples the same tokens (the
 // logits are all-gathered and the sampler is seeded per sequence and output index); rank 0
 // reports them. Steps, Warmup and Health are serialized: a communicator serves one caller.
 // Before its first collective a step checks that every rank runs the same step_id
