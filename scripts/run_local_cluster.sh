@@ -6,9 +6,9 @@
 # curl); the preprocess server turning a multimodal chat (text, an image, an audio clip) into
 # token ids, patches and frames; and the engine generating in-process from the preprocessed
 # text prompt on the default model (the 12B architecture scaled down, random weights, real
-# Gemma 4 vocabulary; generated once into /var/cache/gemma-serve). CPU workers (TP = 2) and the
-# router join here as their issues land, and the demo becomes a multimodal Generate request
-# through the router.
+# Gemma 4 vocabulary; generated once into /var/cache/gemma-serve); then a CPU worker group (TP = 2,
+# started by worker_launcher) decoding the same prompt through its Step RPCs. The router joins
+# here with its issue, and the demo becomes a multimodal Generate request through it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -19,7 +19,7 @@ say "setting up the machine (first run: a few minutes)"
 scripts/setup.sh </dev/null
 say "building"
 bazel build -c opt --noshow_progress //service/common:skeleton_server \
-  //service/preprocess:preprocess_server \
+  //service/preprocess:preprocess_server //service/worker:worker //service/worker:worker_launcher \
   //engine/tools:make_test_checkpoint //engine/tools:generate </dev/null 2>&1 |
   grep -E "^(ERROR|FAILED)" || true
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
@@ -115,6 +115,17 @@ say "demo generation (engine in-process) from the preprocessed chat \"Hello, how
 say "prompt ids: $prompt_ids"
 "$bin/engine/tools/generate" --model="$model_dir/model.gguf" --max_tokens=16 \
   --prompt_ids="$prompt_ids"
+say "starting a CPU worker group (TP = 2) on the default model"
+"$bin/service/worker/worker_launcher" --world_size=2 --state_file="$run_dir/workers.json" \
+  -- --model="$model_dir/model.gguf" >"$run_dir/workers.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 600); do
+  [[ -s "$run_dir/workers.json" ]] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$run_dir/workers.log" >&2; exit 1; }
+  sleep 0.1
+done
+say "the same prompt through the worker group's Step RPCs (greedy; must equal the tokens above):"
+OMP_NUM_THREADS=1 /usr/bin/python3 scripts/worker_group_demo.py "$run_dir/workers.json" "$prompt_ids" 16
 say "the same with speculative decoding through the MTP drafter (random weights: few drafts accepted):"
 "$bin/engine/tools/generate" --model="$model_dir/hf" --drafter="$model_dir/drafter" \
   --draft_tokens=3 --max_tokens=16 --prompt_ids="$prompt_ids" | cut -f1 | tr '\n' ' '
