@@ -51,6 +51,15 @@ absl::Status SpeculativeStep(const Gemma4Model& target, const Drafter* drafter, 
     }
     outcome.acceptance = AcceptDrafts(outcome.drafts, targets, seq.sampling.seed,
                                       seq.output_index);
+    if (seq.sampling.logprobs) {
+      for (size_t i = 0; i < outcome.acceptance.tokens.size(); ++i) {
+        SampledToken entry;
+        entry.token = outcome.acceptance.tokens[i];
+        RawLogprobs(&logits[(row + i) * vocab], vocab, outcome.acceptance.tokens[i],
+                    seq.sampling.top_logprobs, &entry);
+        outcome.logprobs.push_back(std::move(entry));
+      }
+    }
     const size_t producer = row + outcome.acceptance.num_accepted;
     outcome.hidden.assign(hidden.begin() + producer * hidden_size,
                           hidden.begin() + (producer + 1) * hidden_size);

@@ -34,6 +34,9 @@ struct SpeculativeOutcome {
   std::vector<int32_t> drafts;
   Acceptance acceptance;      // tokens: accepted drafts, then the corrected or bonus token.
   std::vector<float> hidden;  // Target hidden state that produced the last emitted token.
+  // When sampling.logprobs: one per emitted token (acceptance.tokens), from the target's raw
+  // logits at the position that produced it.
+  std::vector<SampledToken> logprobs;
 };
 
 // `drafter` may be null when every num_draft_tokens is 0.

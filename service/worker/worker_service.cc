@@ -41,6 +41,16 @@ SamplingParams FromProto(const v1::SamplingParams& p, uint32_t top_logprobs, boo
   return params;
 }
 
+void AddLogprobs(const SampledToken& token, worker::v1::SequenceOutput* output) {
+  worker::v1::TokenLogprobs* logprobs = output->add_logprobs();
+  logprobs->set_token_id(token.token);
+  logprobs->set_logprob(token.logprob);
+  for (const auto& [id, logprob] : token.top) {
+    logprobs->add_top_token_ids(id);
+    logprobs->add_top_logprobs(logprob);
+  }
+}
+
 }  // namespace
 
 WorkerService::WorkerService(const Gemma4Model& model, const Drafter* drafter,
@@ -323,15 +333,7 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
       worker::v1::SequenceOutput* output = response->add_outputs();
       output->set_sequence_id(chunk.sequence_id());
       output->add_token_ids(token.token);
-      if (sequence.sampling.logprobs) {
-        worker::v1::TokenLogprobs* logprobs = output->add_logprobs();
-        logprobs->set_token_id(token.token);
-        logprobs->set_logprob(token.logprob);
-        for (const auto& [id, logprob] : token.top) {
-          logprobs->add_top_token_ids(id);
-          logprobs->add_top_logprobs(logprob);
-        }
-      }
+      if (sequence.sampling.logprobs) AddLogprobs(token, output);
     }
     timings->set_sample_ns(timings->sample_ns() + NanosSince(sample));
   }
@@ -361,6 +363,7 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
       worker::v1::SequenceOutput* output = response->add_outputs();
       output->set_sequence_id(item.sequence_id());
       for (int32_t token : outcome.acceptance.tokens) output->add_token_ids(token);
+      for (const SampledToken& entry : outcome.logprobs) AddLogprobs(entry, output);
       output->set_num_drafted(static_cast<uint32_t>(outcome.drafts.size()));
       output->set_num_accepted(static_cast<uint32_t>(outcome.acceptance.num_accepted));
     }

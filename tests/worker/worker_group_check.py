@@ -116,7 +116,8 @@ def run_scenario(group, pb, media_pb, sampling_pb):
             token_ids=prompt_a, num_prompt_tokens=len(prompt_a), media=[image], sampling=greedy),
             begin=0, end=len(prompt_a), blocks=tables[1], sample=True),
         pb.PrefillChunk(sequence_id=2, start=pb.SequenceStart(
-            token_ids=prompt_b, num_prompt_tokens=len(prompt_b), sampling=greedy),
+            token_ids=prompt_b, num_prompt_tokens=len(prompt_b), sampling=greedy,
+            return_logprobs=True, top_logprobs=2),
             begin=0, end=len(prompt_b), blocks=tables[2], sample=True)])
     replies = group.all("Step", step)
     assert [r.rank for r in replies] == list(range(len(replies)))
@@ -132,6 +133,13 @@ def run_scenario(group, pb, media_pb, sampling_pb):
         for output in replies[0].outputs:
             assert len(output.token_ids) == 1
             generated[output.sequence_id] += list(output.token_ids)
+            if output.sequence_id == 2:  # Asked for log-probabilities (greedy: the top one).
+                (entry,) = output.logprobs
+                assert entry.token_id == output.token_ids[0] and entry.logprob <= 0, entry
+                assert list(entry.top_token_ids)[0] == entry.token_id, entry
+                assert entry.top_logprobs[0] >= entry.top_logprobs[1], entry
+            else:
+                assert not output.logprobs
         communication += sum(r.timings.all_reduce_ns for r in replies)
     released = group.all("Release", pb.ReleaseRequest(sequence_ids=[1, 2, 99]))
     assert all(r.num_released == 2 for r in released), released
