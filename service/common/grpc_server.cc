@@ -160,6 +160,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
     result->metrics_ = std::move(*metrics);
     LogInfo("grpc_server", "metrics on http://%s:%d/metrics", options.host,
             result->metrics_->port());
+    if (!options.metrics_port_file.empty()) {
+      absl::Status written = WritePortFile(options.metrics_port_file, result->metrics_->port());
+      if (!written.ok()) return written;
+    }
   }
   result->SetServing(serving);
   if (!options.port_file.empty()) {

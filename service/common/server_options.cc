@@ -19,6 +19,7 @@ ABSL_FLAG(int64_t, drain_timeout_ms, 30000,
           "Then let in-flight calls finish for this long before cancelling them.");
 
 ABSL_FLAG(int, metrics_port, -1, "HTTP port for /metrics (0: any free port, -1: none).");
+ABSL_FLAG(std::string, metrics_port_file, "", "Write the bound /metrics port to this file.");
 
 namespace gemma {
 
@@ -71,6 +72,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   options.drain_grace = absl::Milliseconds(absl::GetFlag(FLAGS_drain_grace_ms));
   options.drain_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms));
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   absl::Status status = ValidateServerOptions(options);
   if (!status.ok()) return status;
   return options;

@@ -40,12 +40,13 @@ struct ServerOptions {
 
   // Port of the HTTP /metrics endpoint on `host`; 0 picks a free one; -1 serves none.
   int metrics_port = -1;
+  std::string metrics_port_file;  // Where to write the bound /metrics port (launchers, tests).
 
   std::string address() const;  // "host:port", IPv6 hosts bracketed.
 };
 
 // Reads --host, --port, --port_file, --tls_cert, --tls_key, --tls_client_ca, --max_message_bytes,
-// --drain_grace_ms, --drain_timeout_ms and --metrics_port. `default_port` applies when --port is not given.
+// --drain_grace_ms, --drain_timeout_ms, --metrics_port and --metrics_port_file. `default_port` applies when --port is not given.
 // INVALID_ARGUMENT names the offending flag.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 

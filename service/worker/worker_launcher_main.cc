@@ -1,7 +1,8 @@
 // Starts a CPU worker group: the rendezvous store, then `--world_size` worker processes (one per
 // tensor-parallel rank) on 127.0.0.1, and writes where they listen.
 //   worker_launcher --world_size=2 --state_file=group.json -- --model=DIR [worker flags...]
-// group.json: {"rendezvous": "127.0.0.1:P", "ranks": [{"rank": 0, "pid": N, "address": "..."}]}
+// group.json: {"rendezvous": "127.0.0.1:P",
+//              "ranks": [{"rank": 0, "pid": N, "address": "...", "metrics_port": M}, ...]}
 // written once every rank serves gRPC (they are NOT_SERVING until Warmup). SIGTERM/SIGINT stop
 // the workers (SIGTERM, then SIGKILL after --stop_timeout_ms) and the launcher. A worker that
 // exits on its own is reported and not restarted; its peers then fail their steps with
@@ -97,7 +98,9 @@ int main(int argc, char** argv) {
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> args = {absl::StrCat("--rank=", r), absl::StrCat("--world_size=", world),
                                      "--rendezvous=" + store_address, "--group=" + group,
-                                     "--port=0", absl::StrCat("--port_file=", dir, "/rank", r)};
+                                     "--port=0", absl::StrCat("--port_file=", dir, "/rank", r),
+                                     "--metrics_port=0",
+                                     absl::StrCat("--metrics_port_file=", dir, "/metrics", r)};
     for (size_t i = 1; i < rest.size(); ++i) args.push_back(rest[i]);
     pids[r] = Spawn(binary, args);
   }
@@ -126,14 +129,16 @@ int main(int argc, char** argv) {
 
   // Wait until every rank serves (or one fails to start).
   std::vector<std::string> addresses(world);
+  std::vector<int> metrics_ports(world);
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(absl::GetFlag(FLAGS_start_timeout_ms));
   for (int r = 0; r < world; ++r) {
     while (true) {
       // Written atomically (rename) by the worker once it serves.
       const int port = std::atoi(ReadFile(absl::StrCat(dir, "/rank", r)).c_str());
-      if (port > 0) {
+      if (port > 0) {  // The metrics port file is written before the gRPC one.
         addresses[r] = absl::StrCat("127.0.0.1:", port);
+        metrics_ports[r] = std::atoi(ReadFile(absl::StrCat(dir, "/metrics", r)).c_str());
         break;
       }
       int status = 0;
@@ -152,7 +157,8 @@ int main(int argc, char** argv) {
   std::string json = absl::StrCat("{\"rendezvous\": \"", store_address, "\", \"ranks\": [");
   for (int r = 0; r < world; ++r) {
     absl::StrAppend(&json, r ? ", " : "", "{\"rank\": ", r, ", \"pid\": ", pids[r],
-                    ", \"address\": \"", addresses[r], "\"}");
+                    ", \"address\": \"", addresses[r], "\", \"metrics_port\": ",
+                    metrics_ports[r], "}");
   }
   json += "]}\n";
   if (!absl::GetFlag(FLAGS_state_file).empty()) {

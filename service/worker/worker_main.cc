@@ -81,9 +81,11 @@ int main(int argc, char** argv) {
   worker.set_serving = [&server_ptr](bool serving) {
     if (server_ptr != nullptr) server_ptr->SetServing(serving);
   };
-  gemma::WorkerService service(**model, drafter.get(), worker);
+  gemma::monitoring::Registry registry;
+  gemma::WorkerService service(**model, drafter.get(), worker, &registry);
   absl::StatusOr<std::unique_ptr<gemma::GrpcServer>> server = gemma::GrpcServer::Start(
-      *options, {{&service, gemma::worker::v1::Worker::service_full_name()}}, /*serving=*/false);
+      *options, {{&service, gemma::worker::v1::Worker::service_full_name()}}, /*serving=*/false,
+      &registry);
   if (!server.ok()) {
     gemma::LogError(name, "%s", server.status().ToString());
     return EXIT_FAILURE;

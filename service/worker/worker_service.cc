@@ -54,12 +54,66 @@ void AddLogprobs(const SampledToken& token, worker::v1::SequenceOutput* output) 
 }  // namespace
 
 WorkerService::WorkerService(const Gemma4Model& model, const Drafter* drafter,
-                             WorkerOptions options)
+                             WorkerOptions options, monitoring::Registry* registry)
     : model_(model),
       drafter_(drafter),
       options_(std::move(options)),
       communicator_(model.tensor_parallel().world_size > 1 ? model.tensor_parallel().communicator
-                                                           : nullptr) {}
+                                                           : nullptr),
+      rank_label_(std::to_string(model.tensor_parallel().rank)),
+      step_seconds_(registry->AddHistogram("gemma_worker_step_seconds",
+                                           "Worker step time by kind.", {"rank", "kind"},
+                                           monitoring::InterTokenLatencyBuckets())),
+      step_sequences_(registry
+                          ->AddHistogram("gemma_worker_step_sequences", "Sequences per step.",
+                                         {"rank"}, {1, 2, 4, 8, 16, 32, 64, 128, 256})
+                          ->WithLabels({rank_label_})),
+      step_tokens_(registry
+                       ->AddHistogram("gemma_worker_step_tokens",
+                                      "Tokens per step (prefill, decode and drafts).", {"rank"},
+                                      {1, 4, 16, 64, 256, 1024, 4096, 16384})
+                       ->WithLabels({rank_label_})),
+      communication_seconds_(
+          registry
+              ->AddCounter("gemma_worker_communication_seconds_total",
+                           "Time spent in tensor-parallel collectives.", {"rank"})
+              ->WithLabels({rank_label_})),
+      draft_tokens_(registry
+                        ->AddCounter("gemma_worker_draft_tokens_total",
+                                     "Tokens proposed by the MTP drafter.", {"rank"})
+                        ->WithLabels({rank_label_})),
+      accepted_tokens_(registry
+                           ->AddCounter("gemma_worker_accepted_tokens_total",
+                                        "Drafted tokens accepted by the target.", {"rank"})
+                           ->WithLabels({rank_label_})),
+      sequences_gauge_(registry
+                           ->AddGauge("gemma_worker_sequences", "Sequences held.", {"rank"})
+                           ->WithLabels({rank_label_})),
+      kv_blocks_(registry->AddGauge("gemma_worker_kv_cache_blocks",
+                                    "KV cache pool sizes in blocks.", {"rank", "pool"})) {}
+
+void WorkerService::Observe(const worker::v1::StepRequest& request,
+                            const worker::v1::StepResponse& response) {
+  bool speculative = false;
+  int tokens = 0;
+  for (const worker::v1::PrefillChunk& chunk : request.prefill()) tokens += chunk.end() - chunk.begin();
+  for (const worker::v1::DecodeItem& item : request.decode()) {
+    tokens += 1 + item.num_draft_tokens();
+    speculative |= item.num_draft_tokens() > 0;
+  }
+  const char* kind = request.prefill_size() > 0 && request.decode_size() > 0 ? "mixed"
+                     : request.prefill_size() > 0                          ? "prefill"
+                     : speculative                                         ? "speculative"
+                                                                           : "decode";
+  step_seconds_->WithLabels({rank_label_, kind})->Observe(response.timings().total_ns() / 1e9);
+  step_sequences_->Observe(request.prefill_size() + request.decode_size());
+  step_tokens_->Observe(tokens);
+  communication_seconds_->Increment(response.timings().all_reduce_ns() / 1e9);
+  for (const worker::v1::SequenceOutput& output : response.outputs()) {
+    draft_tokens_->Increment(output.num_drafted());
+    accepted_tokens_->Increment(output.num_accepted());
+  }
+}
 
 int WorkerService::num_sequences() const {
   absl::MutexLock lock(&mutex_);
@@ -150,6 +204,8 @@ grpc::Status WorkerService::Warmup(grpc::ServerContext*, const worker::v1::Warmu
   }
   response->set_warmup_step_ns(NanosSince(start));
   *response->mutable_kv_cache() = Geometry();
+  kv_blocks_->WithLabels({rank_label_, "full"})->Set(full);
+  kv_blocks_->WithLabels({rank_label_, "sliding"})->Set(sliding);
   if (options_.set_serving) options_.set_serving(true);
   return grpc::Status::OK;
 }
@@ -235,6 +291,8 @@ grpc::Status WorkerService::Step(grpc::ServerContext*, const worker::v1::StepReq
   absl::Status status = RunStep(*request, response);
   response->mutable_timings()->set_total_ns(NanosSince(start));
   if (!status.ok()) response->clear_outputs();
+  if (status.ok()) Observe(*request, *response);
+  sequences_gauge_->Set(static_cast<double>(sequences_.size()));
   return ToGrpcStatus(status);
 }
 
@@ -378,6 +436,7 @@ grpc::Status WorkerService::Release(grpc::ServerContext*, const worker::v1::Rele
   uint32_t released = 0;
   for (uint64_t id : request->sequence_ids()) released += sequences_.erase(id);
   response->set_num_released(released);
+  sequences_gauge_->Set(static_cast<double>(sequences_.size()));
   return grpc::Status::OK;
 }
 
@@ -386,6 +445,7 @@ grpc::Status WorkerService::ClearCache(grpc::ServerContext*, const worker::v1::C
   absl::MutexLock lock(&mutex_);
   response->set_num_released(static_cast<uint32_t>(sequences_.size()));
   sequences_.clear();
+  sequences_gauge_->Set(0);
   return grpc::Status::OK;
 }
 

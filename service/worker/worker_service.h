@@ -26,9 +26,18 @@
 #include "engine/model/gemma4_drafter.h"
 #include "engine/sampler.h"
 #include "gemma/worker/v1/worker.grpc.pb.h"
+#include "monitoring/metrics.h"
 
 namespace gemma {
 
+// Metrics (label rank on every series; docs/metrics.md):
+//   gemma_worker_step_seconds{rank, kind}          histogram; kind prefill|decode|speculative|mixed
+//   gemma_worker_step_sequences{rank}              histogram of sequences per step
+//   gemma_worker_step_tokens{rank}                 histogram of tokens per step (drafts included)
+//   gemma_worker_communication_seconds_total{rank} time in collectives
+//   gemma_worker_draft_tokens_total{rank}, gemma_worker_accepted_tokens_total{rank}
+//   gemma_worker_sequences{rank}                   gauge: sequences held
+//   gemma_worker_kv_cache_blocks{rank, pool}       gauge: pool sizes (usage is the router's)
 struct WorkerOptions {
   std::string model_name;
   std::string drafter_name;
@@ -39,8 +48,9 @@ struct WorkerOptions {
 
 class WorkerService final : public worker::v1::Worker::Service {
  public:
-  // `model` (and `drafter`, may be null) must outlive the service.
-  WorkerService(const Gemma4Model& model, const Drafter* drafter, WorkerOptions options);
+  // `model` (and `drafter`, may be null) and `registry` must outlive the service.
+  WorkerService(const Gemma4Model& model, const Drafter* drafter, WorkerOptions options,
+                monitoring::Registry* registry);
 
   grpc::Status Info(grpc::ServerContext*, const worker::v1::InfoRequest*,
                     worker::v1::InfoResponse* response) override;
@@ -80,6 +90,18 @@ class WorkerService final : public worker::v1::Worker::Service {
   const Drafter* const drafter_;
   const WorkerOptions options_;
   parallel::Communicator* const communicator_;  // Null without tensor parallelism.
+
+  void Observe(const worker::v1::StepRequest& request, const worker::v1::StepResponse& response);
+
+  const std::string rank_label_;
+  monitoring::HistogramFamily* step_seconds_;
+  monitoring::Histogram* step_sequences_;
+  monitoring::Histogram* step_tokens_;
+  monitoring::Counter* communication_seconds_;
+  monitoring::Counter* draft_tokens_;
+  monitoring::Counter* accepted_tokens_;
+  monitoring::Gauge* sequences_gauge_;
+  monitoring::GaugeFamily* kv_blocks_;
 
   mutable absl::Mutex mutex_;
   std::optional<KvCache> cache_ ABSL_GUARDED_BY(mutex_);

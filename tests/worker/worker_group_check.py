@@ -5,7 +5,8 @@ router drives them - every call to every rank at once.
 Checks: health is NOT_SERVING until Warmup and SERVING after; TP = 2 and 4 emit the same greedy
 tokens as TP = 1 for a multimodal prompt (text and an image) and a text prompt decoded together
 in one batch, through prefill and decode steps; Release frees the sequences on every rank; the
-Health RPC's collective round trip works; resident memory per rank falls with TP (the vocab-
+Health RPC's collective round trip works; each rank's /metrics is promtool-clean and counts the
+steps by kind; resident memory per rank falls with TP (the vocab-
 parallel embedding and LM head dominate this model); a rank killed mid-run makes its peer fail
 the next step with UNAVAILABLE within a bound, without hanging; the launcher stops cleanly.
 
@@ -150,6 +151,20 @@ def run_scenario(group, pb, media_pb, sampling_pb):
     expect_error(group, "Step", pb.StepRequest(step_id=51, prefill=[
         pb.PrefillChunk(sequence_id=3, begin=0, end=2, blocks=tables[1])]),
         grpc.StatusCode.INVALID_ARGUMENT, "its first chunk needs start")
+    # Metrics of every rank: promtool-clean, counting what was sent.
+    import urllib.request
+    for r in group.ranks:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{r['metrics_port']}/metrics", timeout=5).read().decode()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        rank = r["rank"]
+        for series, value in [
+                (f'gemma_worker_step_seconds_count{{rank="{rank}",kind="prefill"}}', 1),
+                (f'gemma_worker_step_seconds_count{{rank="{rank}",kind="decode"}}', DECODE_STEPS),
+                (f'gemma_worker_kv_cache_blocks{{rank="{rank}",pool="full"}}', 64),
+                (f'gemma_worker_sequences{{rank="{rank}"}}', 0)]:
+            line = [l for l in text.splitlines() if l.startswith(series + " ")]
+            assert line and float(line[0].split()[-1]) == value, (series, line)
     health = group.all("Health", pb.HealthRequest())
     assert [h.world_size for h in health] == [len(group.ranks)] * len(group.ranks)
     # Total resident memory, and the file-backed part: the memory-mapped checkpoint slices this
