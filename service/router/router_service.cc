@@ -1,0 +1,302 @@
+#include "service/router/router_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "service/common/status_util.h"
+
+namespace gemma {
+namespace {
+
+grpc::Status Invalid(const std::string& message) {
+  return {grpc::StatusCode::INVALID_ARGUMENT, message};
+}
+
+bool ValidRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != ':' && c != '-') return false;
+  }
+  return true;
+}
+
+// Server defaults (the checkpoint's generation_config: temperature 1, top_k 64, top_p 0.95)
+// for unset fields, and range checks naming the field.
+grpc::Status ResolveSampling(const v1::SamplingParams& in, int vocab, v1::SamplingParams* out) {
+  *out = in;
+  if (!out->has_temperature()) out->set_temperature(1.f);
+  if (!out->has_top_k()) out->set_top_k(64);
+  if (!out->has_top_p()) out->set_top_p(0.95f);
+  if (!out->has_min_p()) out->set_min_p(0.f);
+  if (!out->has_repetition_penalty()) out->set_repetition_penalty(1.f);
+  if (!out->has_presence_penalty()) out->set_presence_penalty(0.f);
+  if (!out->has_frequency_penalty()) out->set_frequency_penalty(0.f);
+  if (!out->has_seed()) {
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    out->set_seed(rng());
+  }
+  if (!(out->temperature() >= 0 && out->temperature() <= 2)) {
+    return Invalid("sampling.temperature: must be in [0, 2]");
+  }
+  if (out->top_k() > static_cast<uint32_t>(vocab)) return Invalid("sampling.top_k: exceeds the vocabulary");
+  if (!(out->top_p() > 0 && out->top_p() <= 1)) return Invalid("sampling.top_p: must be in (0, 1]");
+  if (!(out->min_p() >= 0 && out->min_p() <= 1)) return Invalid("sampling.min_p: must be in [0, 1]");
+  if (!(out->repetition_penalty() > 0)) return Invalid("sampling.repetition_penalty: must be > 0");
+  if (!(std::abs(out->presence_penalty()) <= 2)) {
+    return Invalid("sampling.presence_penalty: must be in [-2, 2]");
+  }
+  if (!(std::abs(out->frequency_penalty()) <= 2)) {
+    return Invalid("sampling.frequency_penalty: must be in [-2, 2]");
+  }
+  for (int i = 0; i < out->suppress_token_ids_size(); ++i) {
+    if (out->suppress_token_ids(i) < 0 || out->suppress_token_ids(i) >= vocab) {
+      return Invalid(absl::StrCat("sampling.suppress_token_ids[", i, "]: out of range"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+// Messages the scheduler emits for one call, waiting for the handler thread to write them.
+struct RouterService::Call {
+  absl::Mutex mutex;
+  std::deque<v1::GenerateResponse> messages ABSL_GUARDED_BY(mutex);
+  std::shared_ptr<ScheduledRequest> request;
+
+  // Waits up to `timeout` for the next message.
+  bool Next(absl::Duration timeout, v1::GenerateResponse* message) {
+    absl::MutexLock lock(&mutex);
+    auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mutex) { return !messages.empty(); };
+    mutex.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    if (messages.empty()) return false;
+    *message = std::move(messages.front());
+    messages.pop_front();
+    return true;
+  }
+};
+
+RouterService::RouterService(preprocess::v1::Preprocess::StubInterface* preprocess,
+                             Scheduler* scheduler, const Tokenizer* tokenizer,
+                             RouterOptions options)
+    : preprocess_(preprocess), scheduler_(scheduler), tokenizer_(tokenizer),
+      options_(std::move(options)) {}
+
+grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::GenerateRequest& in,
+                                  std::shared_ptr<Call>* call_out) {
+  if (!in.model().empty() && in.model() != options_.model_name) {
+    return {grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("model \"", in.model(), "\" is not served (", options_.model_name, ")")};
+  }
+  if (!in.request_id().empty() && !ValidRequestId(in.request_id())) {
+    return Invalid("request_id: must match [A-Za-z0-9_.:-]{1,128}");
+  }
+  if (in.priority() < -100 || in.priority() > 100) return Invalid("priority: must be in [-100, 100]");
+  const int vocab = tokenizer_->vocab_size();
+  auto request = std::make_shared<ScheduledRequest>();
+  grpc::Status status = ResolveSampling(in.sampling(), vocab, &request->sampling);
+  if (!status.ok()) return status;
+  const v1::StoppingCriteria& stopping = in.stopping();
+  if (static_cast<uint32_t>(stopping.stop_size()) > options_.max_stop_strings) {
+    return Invalid(absl::StrCat("stopping.stop: at most ", options_.max_stop_strings, " strings"));
+  }
+  StopConditions stop;
+  for (int i = 0; i < stopping.stop_size(); ++i) {
+    if (stopping.stop(i).empty()) return Invalid(absl::StrCat("stopping.stop[", i, "]: empty"));
+    stop.stop_strings.push_back(stopping.stop(i));
+  }
+  for (int i = 0; i < stopping.stop_token_ids_size(); ++i) {
+    if (stopping.stop_token_ids(i) < 0 || stopping.stop_token_ids(i) >= vocab) {
+      return Invalid(absl::StrCat("stopping.stop_token_ids[", i, "]: out of range"));
+    }
+    stop.stop_token_ids.push_back(stopping.stop_token_ids(i));
+  }
+  if (!stopping.ignore_eos()) {
+    stop.stop_token_ids.insert(stop.stop_token_ids.end(), options_.end_of_turn_ids.begin(),
+                               options_.end_of_turn_ids.end());
+  }
+  if (in.logprobs().top_logprobs() > options_.max_top_logprobs) {
+    return Invalid(absl::StrCat("logprobs.top_logprobs: at most ", options_.max_top_logprobs));
+  }
+  request->logprobs = in.logprobs().logprobs();
+  request->top_logprobs = in.logprobs().top_logprobs();
+  if (scheduler_->num_waiting() >= options_.max_queue) {
+    grpc::Status busy(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("the queue is full (", options_.max_queue,
+                                   " waiting requests); retry after about 1 s"));
+    context->AddTrailingMetadata("retry-after-ms", "1000");
+    return busy;
+  }
+
+  // Preprocess: template, tokens, media.
+  const absl::Time preprocess_start = absl::Now();
+  preprocess::v1::PreprocessRequest preprocess_request;
+  *preprocess_request.mutable_prompt() = in.prompt();
+  preprocess::v1::PreprocessResponse preprocessed;
+  grpc::ClientContext preprocess_context;
+  preprocess_context.set_deadline(context->deadline());
+  status = preprocess_->Preprocess(&preprocess_context, preprocess_request, &preprocessed);
+  if (!status.ok()) {
+    // The preprocess service's INVALID_ARGUMENT / RESOURCE_EXHAUSTED pass through; its
+    // unavailability is ours.
+    return status;
+  }
+  request->prompt.assign(preprocessed.token_ids().begin(), preprocessed.token_ids().end());
+  request->media.assign(preprocessed.media().begin(), preprocessed.media().end());
+  const uint32_t room = static_cast<uint32_t>(
+      std::max<int64_t>(0, options_.max_context - static_cast<int64_t>(request->prompt.size())));
+  stop.max_tokens = std::min(stopping.has_max_tokens() ? stopping.max_tokens()
+                                                       : options_.default_max_tokens,
+                             room);
+  if (stopping.has_max_tokens() && stopping.max_tokens() == 0) {
+    return Invalid("stopping.max_tokens: must be > 0");
+  }
+  request->output = std::make_unique<OutputStream>(*tokenizer_, std::move(stop));
+  auto call = std::make_shared<Call>();
+  call->request = request;
+  {
+    absl::MutexLock lock(&mutex_);
+    request->request_id =
+        in.request_id().empty() ? absl::StrCat("req-", next_id_++) : in.request_id();
+    if (active_.count(request->request_id)) {
+      return {grpc::StatusCode::ALREADY_EXISTS,
+              absl::StrCat("request_id \"", request->request_id, "\" is in flight")};
+    }
+    active_[request->request_id] = request;
+  }
+  std::weak_ptr<Call> weak = call;
+  request->emit = [weak](v1::GenerateResponse message) {
+    if (std::shared_ptr<Call> c = weak.lock()) {
+      absl::MutexLock lock(&c->mutex);
+      c->messages.push_back(std::move(message));
+    }
+  };
+  (void)preprocess_start;
+  absl::Status submitted = scheduler_->Submit(request);
+  if (!submitted.ok()) {
+    Forget(request->request_id);
+    return ToGrpcStatus(submitted);
+  }
+  *call_out = std::move(call);
+  return grpc::Status::OK;
+}
+
+void RouterService::Forget(const std::string& request_id) {
+  absl::MutexLock lock(&mutex_);
+  active_.erase(request_id);
+}
+
+grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::GenerateRequest* in,
+                                     grpc::ServerWriter<v1::GenerateResponse>* writer) {
+  std::shared_ptr<Call> call;
+  grpc::Status status = Start(context, *in, &call);
+  if (!status.ok()) return status;
+  v1::GenerateResponse message;
+  grpc::Status result = grpc::Status::OK;
+  while (true) {
+    if (!call->Next(absl::Milliseconds(50), &message)) {
+      if (context->IsCancelled()) call->request->cancelled = true;  // Freed next iteration.
+      continue;
+    }
+    const bool last = message.finish_reason() != v1::FINISH_REASON_UNSPECIFIED;
+    if (last && message.finish_reason() == v1::FINISH_REASON_ERROR) {
+      result = grpc::Status(grpc::StatusCode::UNAVAILABLE, message.matched_stop());
+      message.clear_matched_stop();
+    }
+    if (!writer->Write(message)) call->request->cancelled = true;
+    if (last) break;
+  }
+  Forget(call->request->request_id);
+  return result;
+}
+
+grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
+                                          const v1::GenerateRequest* in,
+                                          v1::GenerateResponse* response) {
+  std::shared_ptr<Call> call;
+  grpc::Status status = Start(context, *in, &call);
+  if (!status.ok()) return status;
+  v1::GenerateResponse message;
+  std::string text;
+  while (true) {
+    if (!call->Next(absl::Milliseconds(50), &message)) {
+      if (context->IsCancelled()) call->request->cancelled = true;
+      continue;
+    }
+    text += message.text();
+    response->mutable_token_ids()->MergeFrom(message.token_ids());
+    response->mutable_logprobs()->MergeFrom(message.logprobs());
+    if (message.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) break;
+  }
+  Forget(call->request->request_id);
+  response->set_request_id(message.request_id());
+  response->set_text(text);
+  response->set_finish_reason(message.finish_reason());
+  *response->mutable_usage() = message.usage();
+  *response->mutable_timings() = message.timings();
+  response->set_seed(message.seed());
+  if (message.finish_reason() == v1::FINISH_REASON_ERROR) {
+    return {grpc::StatusCode::UNAVAILABLE, message.matched_stop()};
+  }
+  response->set_matched_stop(message.matched_stop());
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterService::Abort(grpc::ServerContext*, const v1::AbortRequest* request,
+                                  v1::AbortResponse* response) {
+  absl::MutexLock lock(&mutex_);
+  for (const std::string& id : request->request_ids()) {
+    auto it = active_.find(id);
+    if (it == active_.end()) {
+      response->add_not_found(id);
+    } else {
+      it->second->cancelled = true;
+      response->add_aborted(id);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterService::CountTokens(grpc::ServerContext* context,
+                                        const v1::CountTokensRequest* request,
+                                        v1::CountTokensResponse* response) {
+  grpc::ClientContext forward;
+  forward.set_deadline(context->deadline());
+  return preprocess_->CountTokens(&forward, *request, response);
+}
+
+grpc::Status RouterService::Tokenize(grpc::ServerContext* context,
+                                     const v1::TokenizeRequest* request,
+                                     v1::TokenizeResponse* response) {
+  grpc::ClientContext forward;
+  forward.set_deadline(context->deadline());
+  return preprocess_->Tokenize(&forward, *request, response);
+}
+
+grpc::Status RouterService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+                                         v1::GetModelInfoResponse* response) {
+  response->set_model(options_.model_name);
+  response->set_architecture(options_.architecture);
+  response->set_max_context_tokens(options_.max_context);
+  response->set_vocab_size(tokenizer_->vocab_size());
+  response->add_modalities(v1::MODALITY_TEXT);
+  response->add_modalities(v1::MODALITY_IMAGE);
+  response->add_modalities(v1::MODALITY_AUDIO);
+  v1::ModelLimits* limits = response->mutable_limits();
+  limits->set_max_prompt_tokens(options_.max_context - 1);
+  limits->set_max_tokens(options_.max_context - 1);
+  limits->set_max_stop_strings(options_.max_stop_strings);
+  limits->set_max_top_logprobs(options_.max_top_logprobs);
+  response->set_tensor_parallel_size(options_.tensor_parallel_size);
+  response->set_kv_block_size(options_.kv_block_size);
+  response->set_num_kv_blocks(options_.num_kv_blocks);
+  for (int32_t id : options_.end_of_turn_ids) response->add_eos_token_ids(id);
+  return grpc::Status::OK;
+}
+
+}  // namespace gemma

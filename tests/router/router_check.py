@@ -1,0 +1,210 @@
+"""The local cluster end to end - preprocess server, a TP = 2 CPU worker group (worker_launcher)
+and the router, as separate processes on 127.0.0.1 - driven by python3-grpcio and buf curl.
+
+Checks: a streamed greedy chat equals the in-process engine (`generate`) on the same prompt ids;
+a multimodal (text + image + audio) stream completes; 12 concurrent streams equal the same
+requests run one at a time (continuous batching changes nothing, outputs do not interleave); a
+stop string is never emitted and ends the stream with STOP_STRING; a client cancel and an Abort
+end generation and the workers hold no sequence afterwards; bad input is INVALID_ARGUMENT naming
+the field; buf curl lists the API through reflection; SIGTERM drains and exits 0.
+"""
+import argparse
+import concurrent.futures
+import io
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+import numpy as np
+
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "foreign_client"))
+from grpc_test_util import buf, generate_stubs, wait_for_port  # noqa: E402
+
+PROTOS = ["gemma/v1/content.proto", "gemma/v1/sampling.proto", "gemma/v1/gemma_service.proto",
+          "gemma/preprocess/v1/media.proto", "gemma/preprocess/v1/preprocess.proto"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    for flag in ("router", "preprocess", "launcher", "worker", "make_checkpoint", "generate",
+                 "proto_root"):
+        parser.add_argument("--" + flag, required=True)
+    parser.add_argument("--npm_dir", default=os.environ.get("GEMMA_NPM_DIR", "/var/cache/gemma-serve/npm"))
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+    generate_stubs(work, args.proto_root, PROTOS)
+    import grpc
+    from gemma.preprocess.v1 import preprocess_pb2, preprocess_pb2_grpc
+    from gemma.v1 import content_pb2 as content, gemma_service_pb2 as api, gemma_service_pb2_grpc
+    from gemma.v1 import sampling_pb2 as sampling
+
+    model = os.path.join(work, "model")
+    subprocess.run([args.make_checkpoint, f"--hf_dir={model}", "--seed=23", "--layers=6",
+                    "--write_tokenizer"], check=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    processes = []
+
+    def start(name, command):
+        port_file = os.path.join(work, name + ".port")
+        process = subprocess.Popen(command + ["--port=0", f"--port_file={port_file}"], env=env)
+        processes.append(process)
+        return process, wait_for_port(port_file, process, timeout_s=120)
+
+    try:
+        _, preprocess_port = start("preprocess", [args.preprocess, f"--model={model}"])
+        state = os.path.join(work, "workers.json")
+        launcher = subprocess.Popen([args.launcher, "--world_size=2", f"--worker_binary={args.worker}",
+                                     f"--state_file={state}", "--", f"--model={model}"], env=env)
+        processes.append(launcher)
+        deadline = time.time() + 120
+        while not os.path.exists(state):
+            assert launcher.poll() is None and time.time() < deadline, "worker group did not start"
+            time.sleep(0.05)
+        router, router_port = start("router", [
+            args.router, f"--tokenizer={model}", f"--preprocess=127.0.0.1:{preprocess_port}",
+            f"--worker_group_state={state}", "--kv_blocks=96", "--max_batch_tokens=128",
+            "--max_context=1024", "--drain_grace_ms=200"])
+        target = f"127.0.0.1:{router_port}"
+        channel = grpc.insecure_channel(target)
+        stub = gemma_service_pb2_grpc.GemmaStub(channel)
+        preprocess = preprocess_pb2_grpc.PreprocessStub(grpc.insecure_channel(f"127.0.0.1:{preprocess_port}"))
+        checks = 0
+
+        def chat(text, **parts):
+            message = content.ChatMessage(role=content.ROLE_USER, parts=[content.ContentPart(text=text)])
+            for kind, data in parts.items():
+                message.parts.append(content.ContentPart(**{kind: data}))
+            return content.PromptInput(chat=content.ChatInput(messages=[message]))
+
+        def request(prompt, max_tokens=12, **extra):
+            return api.GenerateRequest(
+                prompt=prompt, sampling=sampling.SamplingParams(temperature=0, seed=5),
+                stopping=sampling.StoppingCriteria(max_tokens=max_tokens, ignore_eos=True), **extra)
+
+        def stream(req, timeout=120):
+            tokens, text, last = [], "", None
+            for message in stub.Generate(req, timeout=timeout):
+                tokens += list(message.token_ids)
+                text += message.text
+                last = message
+            return tokens, text, last
+
+        # 1. Streamed greedy output == the engine in-process on the same prompt ids.
+        prompt = chat("Tell me about tensor parallelism.")
+        ids = preprocess.Preprocess(preprocess_pb2.PreprocessRequest(prompt=prompt)).token_ids
+        tokens, text, last = stream(request(prompt))
+        reference = subprocess.run(
+            [args.generate, f"--model={model}", "--max_tokens=12", "--stop_at_eos=false",
+             "--prompt_ids=" + ",".join(map(str, ids))], capture_output=True, text=True, env=env, check=True)
+        expected = [int(line.split("\t")[0]) for line in reference.stdout.splitlines()
+                    if line and line.split("\t")[0].isdigit()]
+        assert tokens == expected, f"router {tokens} != engine {expected}"
+        assert last.finish_reason == api.FINISH_REASON_LENGTH and last.usage.completion_tokens == 12
+        assert last.usage.prompt_tokens == len(ids) and last.seed == 5
+        checks += 1
+
+        # 2. Multimodal: an image and an audio clip.
+        from PIL import Image
+        import soundfile
+        png, wav = io.BytesIO(), io.BytesIO()
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(png, "PNG")
+        soundfile.write(wav, 0.2 * np.sin(np.arange(16000) / 9.0), 16000, format="WAV")
+        mm = chat("What is here?", image=content.Image(data=png.getvalue()),
+                  audio=content.Audio(data=wav.getvalue()))
+        counts = preprocess.CountTokens(api.CountTokensRequest(prompt=mm))
+        tokens, _, last = stream(request(mm, 8))
+        assert len(tokens) == 8 and last.usage.prompt_tokens == counts.total_tokens, last
+        checks += 1
+
+        # 3. Concurrent streams equal the same requests one at a time.
+        prompts = [chat(f"Question number {i}: " + "why " * i) for i in range(12)]
+        alone = [stub.GenerateUnary(request(p, 10), timeout=120) for p in prompts]
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            together = list(pool.map(lambda p: stream(request(p, 10)), prompts))
+        for i, (single, (tokens, text, _)) in enumerate(zip(alone, together)):
+            assert list(single.token_ids) == tokens and single.text == text, f"request {i} differs"
+        checks += 1
+
+        # 4. A stop string in the middle of the text: never emitted.
+        full = alone[0].text
+        stop = full[len(full) // 2:len(full) // 2 + 3]
+        req = request(prompts[0], 10)
+        req.stopping.stop.append(stop)
+        _, text, last = stream(req)
+        assert last.finish_reason == api.FINISH_REASON_STOP_STRING and last.matched_stop == stop
+        assert text == full[:full.find(stop)] and stop not in text, (text, stop)
+        checks += 1
+
+        # 5. Cancel mid-stream and Abort: generation ends, the workers hold nothing afterwards.
+        ranks = json.load(open(state))["ranks"]
+        call = stub.Generate(request(prompts[1], 400), timeout=120)
+        next(call)
+        call.cancel()
+        aborted = {}
+
+        def long_stream():
+            aborted["result"] = stream(request(prompts[2], 400, request_id="abort-me"))
+        thread = threading.Thread(target=long_stream)
+        thread.start()
+        time.sleep(0.5)
+        reply = stub.Abort(api.AbortRequest(request_ids=["abort-me", "unknown"]))
+        assert list(reply.aborted) == ["abort-me"] and list(reply.not_found) == ["unknown"], reply
+        thread.join(timeout=60)
+        assert aborted["result"][2].finish_reason == api.FINISH_REASON_ABORT
+        deadline = time.time() + 10
+        while True:
+            held = [float([l for l in urllib.request.urlopen(
+                f"http://127.0.0.1:{r['metrics_port']}/metrics").read().decode().splitlines()
+                if l.startswith("gemma_worker_sequences{")][0].split()[-1]) for r in ranks]
+            if held == [0.0, 0.0] or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert held == [0.0, 0.0], f"workers still hold sequences: {held}"
+        checks += 1
+
+        # 6. Bad input names the field.
+        for bad, field in [(api.GenerateRequest(prompt=prompt, sampling=sampling.SamplingParams(top_p=0)),
+                            "sampling.top_p"),
+                           (api.GenerateRequest(prompt=prompt, request_id="bad id!"), "request_id"),
+                           (api.GenerateRequest(prompt=content.PromptInput()), "prompt")]:
+            try:
+                list(stub.Generate(bad, timeout=30))
+                raise AssertionError(f"{field} accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in error.details(), \
+                    (field, error.code(), error.details())
+        checks += 1
+
+        # 7. buf curl through reflection.
+        methods = buf(args.npm_dir, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                      "--list-methods", f"http://{target}").split()
+        assert "gemma.v1.Gemma/Generate" in methods, methods
+        info = json.loads(buf(args.npm_dir, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                              "-d", "{}", f"http://{target}/gemma.v1.Gemma/GetModelInfo"))
+        assert info["tensorParallelSize"] == 2, info
+        checks += 1
+
+        # 8. SIGTERM drains and exits.
+        router.send_signal(signal.SIGTERM)
+        assert router.wait(timeout=60) == 0
+        checks += 1
+        print(f"router: {checks} end-to-end checks passed")
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
