@@ -198,8 +198,13 @@ bool Scheduler::RunOnce() {
   // 2. Prefill chunks: sequences already running, then admissions in arrival order.
   auto add_chunk = [&](const std::shared_ptr<ScheduledRequest>& r) -> bool {
     const int end = ChunkEnd(*r, r->computed, budget, r->prefill_target);
-    if (end <= r->computed || !blocks_.CanAppend(r->sequence_id, end - r->computed)) return false;
-    if (!blocks_.Append(r->sequence_id, Keys(*r, r->computed, end)).ok()) return false;
+    // Positions before `reserved` already have blocks (revived from the prefix cache).
+    const int reserved = std::max(r->computed, blocks_.length(r->sequence_id));
+    if (end <= r->computed) return false;
+    if (end > reserved) {
+      if (!blocks_.CanAppend(r->sequence_id, end - reserved)) return false;
+      if (!blocks_.Append(r->sequence_id, Keys(*r, reserved, end)).ok()) return false;
+    }
     worker::v1::PrefillChunk* chunk = step.add_prefill();
     chunk->set_sequence_id(r->sequence_id);
     if (!r->on_workers) {
@@ -237,7 +242,25 @@ bool Scheduler::RunOnce() {
     std::shared_ptr<ScheduledRequest> r = waiting_.front();
     const uint64_t id = next_sequence_id_++;
     const std::vector<int32_t> tokens = AllTokens(*r);
-    absl::StatusOr<int> cached = blocks_.AddSequence(id, Keys(*r, 0, tokens.size()));
+    const std::vector<uint64_t> keys = Keys(*r, 0, tokens.size());
+    absl::StatusOr<int> cached = blocks_.AddSequence(id, keys);
+    if (!cached.ok()) break;
+    // A cached prefix that ends inside an image or audio clip would split it (a chunk never
+    // does): start over with the prompt cut after the item's first position, so the revived
+    // prefix ends at or before the item and the sliding window's blocks stay right for it.
+    for (bool cut = true; cut && cached.ok();) {
+      cut = false;
+      for (const preprocess::v1::MediaItem& item : r->media) {
+        const int first = static_cast<int>(item.token_offset());
+        if (first < *cached && *cached < first + static_cast<int>(item.num_tokens())) {
+          blocks_.Free(id);
+          cached = blocks_.AddSequence(
+              id, absl::MakeConstSpan(keys).subspan(0, static_cast<size_t>(first) + 1));
+          cut = true;
+          break;
+        }
+      }
+    }
     if (!cached.ok()) break;
     r->sequence_id = id;
     r->computed = *cached;

@@ -120,6 +120,23 @@ def main():
         counts = preprocess.CountTokens(api.CountTokensRequest(prompt=mm))
         tokens, _, last = stream(request(mm, 8))
         assert len(tokens) == 8 and last.usage.prompt_tokens == counts.total_tokens, last
+        # Again: the prefix cache serves what it can without splitting the media items.
+        again, _, last = stream(request(mm, 8))
+        assert again == tokens and last.usage.cached_prompt_tokens > 0, last.usage
+        # A layout where the cached prefix would end inside the audio clip (regression: the
+        # router must cut it back to the clip's start and keep the sliding window's blocks).
+        big_png, big_wav = io.BytesIO(), io.BytesIO()
+        Image.fromarray(np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)).save(big_png, "PNG")
+        soundfile.write(big_wav, 0.3 * np.sin(np.arange(88200) / 7.0), 44100, format="WAV")
+        demo = content.PromptInput(chat=content.ChatInput(messages=[
+            content.ChatMessage(role=content.ROLE_SYSTEM, parts=[content.ContentPart(text="You are concise.")]),
+            content.ChatMessage(role=content.ROLE_USER, parts=[
+                content.ContentPart(text="What do you see and hear?"),
+                content.ContentPart(image=content.Image(data=big_png.getvalue())),
+                content.ContentPart(audio=content.Audio(data=big_wav.getvalue()))])]))
+        first, _, _ = stream(request(demo, 4))
+        second, _, last = stream(request(demo, 4))
+        assert first == second and last.usage.cached_prompt_tokens > 0, last.usage
         checks += 1
 
         # 3. Concurrent streams equal the same requests one at a time.
