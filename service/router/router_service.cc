@@ -61,6 +61,13 @@ grpc::Status ResolveSampling(const v1::SamplingParams& in, int vocab, v1::Sampli
   return grpc::Status::OK;
 }
 
+// The call's deadline (if any) has passed. The request is then aborted (its KV freed) and the
+// call ends with DEADLINE_EXCEEDED once the scheduler confirms.
+bool PastDeadline(const grpc::ServerContext& context) {
+  return context.deadline() != std::chrono::system_clock::time_point::max() &&
+         std::chrono::system_clock::now() > context.deadline();
+}
+
 }  // namespace
 
 // Messages the scheduler emits for one call, waiting for the handler thread to write them.
@@ -201,6 +208,10 @@ grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::Gen
   while (true) {
     if (!call->Next(absl::Milliseconds(50), &message)) {
       if (context->IsCancelled()) call->request->cancelled = true;  // Freed next iteration.
+      if (PastDeadline(*context) && !call->request->cancelled.exchange(true)) {
+        result = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                              "the deadline passed before the generation finished");
+      }
       continue;
     }
     const bool last = message.finish_reason() != v1::FINISH_REASON_UNSPECIFIED;
@@ -223,9 +234,11 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
   if (!status.ok()) return status;
   v1::GenerateResponse message;
   std::string text;
+  bool late = false;
   while (true) {
     if (!call->Next(absl::Milliseconds(50), &message)) {
       if (context->IsCancelled()) call->request->cancelled = true;
+      if (PastDeadline(*context) && !call->request->cancelled.exchange(true)) late = true;
       continue;
     }
     text += message.text();
@@ -242,6 +255,9 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
   response->set_seed(message.seed());
   if (message.finish_reason() == v1::FINISH_REASON_ERROR) {
     return {grpc::StatusCode::UNAVAILABLE, message.matched_stop()};
+  }
+  if (late) {
+    return {grpc::StatusCode::DEADLINE_EXCEEDED, "the deadline passed before the generation finished"};
   }
   response->set_matched_stop(message.matched_stop());
   return grpc::Status::OK;

@@ -4,8 +4,8 @@ and the router, as separate processes on 127.0.0.1 - driven by python3-grpcio an
 Checks: a streamed greedy chat equals the in-process engine (`generate`) on the same prompt ids;
 a multimodal (text + image + audio) stream completes; 12 concurrent streams equal the same
 requests run one at a time (continuous batching changes nothing, outputs do not interleave); a
-stop string is never emitted and ends the stream with STOP_STRING; a client cancel and an Abort
-end generation and the workers hold no sequence afterwards; bad input is INVALID_ARGUMENT naming
+stop string is never emitted and ends the stream with STOP_STRING; a client cancel, an Abort and a
+passed deadline (DEADLINE_EXCEEDED) end generation and the workers hold no sequence afterwards; bad input is INVALID_ARGUMENT naming
 the field; buf curl lists the API through reflection; SIGTERM drains and exits 0.
 """
 import argparse
@@ -184,6 +184,22 @@ def main():
             time.sleep(0.1)
         assert held == [0.0, 0.0], f"workers still hold sequences: {held}"
         checks += 1
+
+        # Deadline: a long generation with a short deadline ends DEADLINE_EXCEEDED, state freed.
+        try:
+            stub.GenerateUnary(request(prompts[3], 1000), timeout=1.0)
+            raise AssertionError("a 1000-token generation finished within 1 s")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            held = [float([l for l in urllib.request.urlopen(
+                f"http://127.0.0.1:{r['metrics_port']}/metrics").read().decode().splitlines()
+                if l.startswith("gemma_worker_sequences{")][0].split()[-1]) for r in ranks]
+            if held == [0.0, 0.0]:
+                break
+            time.sleep(0.1)
+        assert held == [0.0, 0.0], f"workers still hold sequences after the deadline: {held}"
 
         # 6. Bad input names the field.
         for bad, field in [(api.GenerateRequest(prompt=prompt, sampling=sampling.SamplingParams(top_p=0)),
