@@ -30,6 +30,19 @@ PROTOS = ["gemma/v1/content.proto", "gemma/v1/sampling.proto", "gemma/v1/gemma_s
           "gemma/preprocess/v1/media.proto", "gemma/preprocess/v1/preprocess.proto"]
 
 
+def workers_idle(ranks, timeout_s=10):
+    """Waits until every rank's gemma_worker_sequences gauge is 0."""
+    deadline = time.time() + timeout_s
+    while True:
+        held = []
+        for r in ranks:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{r['metrics_port']}/metrics").read().decode()
+            held += [float(l.split()[-1]) for l in text.splitlines() if l.startswith("gemma_worker_sequences{")]
+        if all(h == 0 for h in held) or time.time() > deadline:
+            return all(h == 0 for h in held)
+        time.sleep(0.1)
+
+
 def main():
     parser = argparse.ArgumentParser()
     for flag in ("router", "preprocess", "launcher", "worker", "make_checkpoint", "generate",
@@ -174,15 +187,7 @@ def main():
         assert list(reply.aborted) == ["abort-me"] and list(reply.not_found) == ["unknown"], reply
         thread.join(timeout=60)
         assert aborted["result"][2].finish_reason == api.FINISH_REASON_ABORT
-        deadline = time.time() + 10
-        while True:
-            held = [float([l for l in urllib.request.urlopen(
-                f"http://127.0.0.1:{r['metrics_port']}/metrics").read().decode().splitlines()
-                if l.startswith("gemma_worker_sequences{")][0].split()[-1]) for r in ranks]
-            if held == [0.0, 0.0] or time.time() > deadline:
-                break
-            time.sleep(0.1)
-        assert held == [0.0, 0.0], f"workers still hold sequences: {held}"
+        assert workers_idle(ranks), "workers still hold sequences after cancel and Abort"
         checks += 1
 
         # Deadline: a long generation with a short deadline ends DEADLINE_EXCEEDED, state freed.
@@ -191,15 +196,7 @@ def main():
             raise AssertionError("a 1000-token generation finished within 1 s")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            held = [float([l for l in urllib.request.urlopen(
-                f"http://127.0.0.1:{r['metrics_port']}/metrics").read().decode().splitlines()
-                if l.startswith("gemma_worker_sequences{")][0].split()[-1]) for r in ranks]
-            if held == [0.0, 0.0]:
-                break
-            time.sleep(0.1)
-        assert held == [0.0, 0.0], f"workers still hold sequences after the deadline: {held}"
+        assert workers_idle(ranks), "workers still hold sequences after the deadline"
 
         # 6. Bad input names the field.
         for bad, field in [(api.GenerateRequest(prompt=prompt, sampling=sampling.SamplingParams(top_p=0)),
