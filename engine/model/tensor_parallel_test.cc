@@ -186,7 +186,6 @@ std::vector<std::vector<int32_t>> SpeculativeRun(const Gemma4Model& model, const
                      cache, &logits, {}, &hidden).ok()) {
     return {};
   }
-  const int vocab = model.config().vocab_size;
   SpeculativeSequence sequence;
   sequence.blocks = &tables;
   sequence.token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -210,7 +209,6 @@ std::vector<std::vector<int32_t>> SpeculativeRun(const Gemma4Model& model, const
     sequence.hidden = outcome.hidden;
     sequence.output_index += outcome.acceptance.tokens.size();
   }
-  (void)vocab;
   return emitted;
 }
 

@@ -141,7 +141,6 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
   }
 
   // Preprocess: template, tokens, media.
-  const absl::Time preprocess_start = absl::Now();
   preprocess::v1::PreprocessRequest preprocess_request;
   *preprocess_request.mutable_prompt() = in.prompt();
   preprocess::v1::PreprocessResponse preprocessed;
@@ -183,7 +182,6 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
       c->messages.push_back(std::move(message));
     }
   };
-  (void)preprocess_start;
   absl::Status submitted = scheduler_->Submit(request);
   if (!submitted.ok()) {
     Forget(request->request_id);

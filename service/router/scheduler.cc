@@ -37,6 +37,12 @@ int ChunkEnd(const ScheduledRequest& request, int begin, int budget, int target)
   return std::min(end, target);
 }
 
+void ToProto(const BlockTables& tables, worker::v1::KvBlockTables* out) {
+  out->mutable_full_attention()->Add(tables.full.begin(), tables.full.end());
+  out->set_sliding_first_block(tables.sliding_first_block);
+  out->mutable_sliding_attention()->Add(tables.sliding.begin(), tables.sliding.end());
+}
+
 }  // namespace
 
 struct Scheduler::Planned {
@@ -124,6 +130,21 @@ void Scheduler::Finish(ScheduledRequest& r, v1::FinishReason reason, const absl:
   Complete(r, std::move(message));
 }
 
+void Scheduler::PruneFinished() {
+  running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                [](const auto& r) { return r->sequence_id == 0; }),
+                 running_.end());
+  num_running_ = static_cast<int>(running_.size());
+}
+
+void Scheduler::FlushReleases() {
+  if (to_release_.empty()) return;
+  // Best effort: a failed release leaves state that ClearCache or a restart drops; workers
+  // ignore unknown ids.
+  (void)executor_->Release(to_release_);
+  to_release_.clear();
+}
+
 bool Scheduler::Preempt(const ScheduledRequest* keep) {
   for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
     if (it->get() == keep) continue;
@@ -187,11 +208,7 @@ bool Scheduler::RunOnce() {
     item->set_sequence_id(r->sequence_id);
     item->set_token_id(r->generated.back());
     item->set_position(r->computed);
-    const BlockTables& t = *blocks_.tables(r->sequence_id);
-    worker::v1::KvBlockTables* tables = item->mutable_blocks();
-    tables->mutable_full_attention()->Add(t.full.begin(), t.full.end());
-    tables->set_sliding_first_block(t.sliding_first_block);
-    tables->mutable_sliding_attention()->Add(t.sliding.begin(), t.sliding.end());
+    ToProto(*blocks_.tables(r->sequence_id), item->mutable_blocks());
     plan.push_back({r, false, 0});
     --budget;
   }
@@ -220,11 +237,7 @@ bool Scheduler::RunOnce() {
     chunk->set_begin(r->computed);
     chunk->set_end(end);
     chunk->set_sample(end == r->prefill_target);
-    const BlockTables& t = *blocks_.tables(r->sequence_id);
-    worker::v1::KvBlockTables* tables = chunk->mutable_blocks();
-    tables->mutable_full_attention()->Add(t.full.begin(), t.full.end());
-    tables->set_sliding_first_block(t.sliding_first_block);
-    tables->mutable_sliding_attention()->Add(t.sliding.begin(), t.sliding.end());
+    ToProto(*blocks_.tables(r->sequence_id), chunk->mutable_blocks());
     plan.push_back({r, true, end});
     budget -= end - r->computed;
     return true;
@@ -278,14 +291,8 @@ bool Scheduler::RunOnce() {
     ++num_running_;
   }
 
-  if (!to_release_.empty()) {
-    (void)executor_->Release(to_release_);  // Unknown ids are ignored by workers.
-    to_release_.clear();
-  }
-  running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                [](const auto& r) { return r->sequence_id == 0; }),
-                 running_.end());
-  num_running_ = static_cast<int>(running_.size());
+  FlushReleases();
+  PruneFinished();
   if (plan.empty()) return !running_.empty() || !waiting_.empty();
 
   step.set_step_id(next_step_id_++);
@@ -295,10 +302,7 @@ bool Scheduler::RunOnce() {
       if (p.request->sequence_id == 0) continue;
       Finish(*p.request, v1::FINISH_REASON_ERROR, response.status());
     }
-    running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                  [](const auto& r) { return r->sequence_id == 0; }),
-                   running_.end());
-    num_running_ = static_cast<int>(running_.size());
+    PruneFinished();
     return true;
   }
   for (Planned& p : plan) {
@@ -344,14 +348,8 @@ bool Scheduler::RunOnce() {
     }
     if (!message.text().empty() || message.token_ids_size() > 0) r.emit(std::move(message));
   }
-  running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                [](const auto& r) { return r->sequence_id == 0; }),
-                 running_.end());
-  num_running_ = static_cast<int>(running_.size());
-  if (!to_release_.empty()) {
-    (void)executor_->Release(to_release_);
-    to_release_.clear();
-  }
+  PruneFinished();
+  FlushReleases();
   return true;
 }
 

@@ -99,6 +99,8 @@ class Scheduler {
   void Complete(ScheduledRequest& request, v1::GenerateResponse message);
   void FreeSequence(ScheduledRequest& request);
   bool Preempt(const ScheduledRequest* keep);
+  void PruneFinished();   // Drops running entries whose sequence was freed.
+  void FlushReleases();   // Tells the workers to forget freed sequences.
   std::vector<uint64_t> Keys(const ScheduledRequest& request, int begin, int end) const;
   std::vector<int32_t> AllTokens(const ScheduledRequest& request) const;
 
