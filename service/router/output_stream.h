@@ -51,6 +51,7 @@ class OutputStream {
   bool finished() const { return finish_ != v1::FINISH_REASON_UNSPECIFIED; }
   // Tokens generated so far, stop token included (usage.completion_tokens).
   uint32_t generated() const { return generated_; }
+  uint32_t max_tokens() const { return stop_.max_tokens; }  // 0: no limit.
 
  private:
   // Moves text that can no longer start a stop string from pending_ to `out`; true when a stop

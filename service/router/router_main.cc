@@ -33,6 +33,15 @@ ABSL_FLAG(int, max_context, 4096, "Prompt plus generated tokens");
 ABSL_FLAG(int, max_queue, 1024, "Waiting requests before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, default_max_tokens, 512, "max_tokens when the request leaves it unset");
 ABSL_FLAG(int, kv_blocks, 0, "KV blocks per pool on each worker (0: the workers decide)");
+ABSL_FLAG(int, max_draft_tokens, 4,
+          "Cap on MTP draft tokens per sequence and step (0: no speculation; ignored without a "
+          "drafter)");
+ABSL_FLAG(bool, speculative_by_default, true,
+          "Speculate for requests that leave speculative.enable unset");
+ABSL_FLAG(double, draft_cost, 0.05,
+          "One drafter pass in target decode steps (draft policy; the 12B drafter is ~0.03)");
+ABSL_FLAG(int, spec_saturation_tokens, 256,
+          "Decode positions per step at which a step turns compute-bound (draft policy)");
 
 namespace {
 
@@ -98,7 +107,16 @@ int main(int argc, char** argv) {
                    static_cast<int>(geometry->num_full_blocks()),
                    static_cast<int>(geometry->num_sliding_blocks())};
   scheduling.sliding_window = static_cast<int>(geometry->sliding_window());
-  gemma::Scheduler scheduler(&workers, scheduling);
+  if (!info->drafter().empty()) {
+    scheduling.speculation.max_draft_tokens = std::max(0, absl::GetFlag(FLAGS_max_draft_tokens));
+  }
+  scheduling.speculation.draft_cost = absl::GetFlag(FLAGS_draft_cost);
+  scheduling.speculation.saturation_tokens = absl::GetFlag(FLAGS_spec_saturation_tokens);
+  gemma::monitoring::Registry registry;
+  gemma::RouterMetrics metrics(&registry, absl::GetFlag(FLAGS_model_name));
+  metrics.SetCacheConfig({scheduling.kv.block_size, scheduling.kv.num_full_blocks,
+                          scheduling.kv.num_sliding_blocks, scheduling.sliding_window, true});
+  gemma::Scheduler scheduler(&workers, scheduling, &metrics);
 
   auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_preprocess),
                                      grpc::InsecureChannelCredentials());
@@ -112,22 +130,33 @@ int main(int argc, char** argv) {
   router.tensor_parallel_size = workers.world_size();
   router.kv_block_size = geometry->block_size();
   router.num_kv_blocks = geometry->num_full_blocks();
-  gemma::RouterService service(preprocess.get(), &scheduler, tokenizer->get(), router);
+  router.drafter = info->drafter();
+  router.max_draft_tokens = scheduling.speculation.max_draft_tokens;
+  router.speculative_by_default = absl::GetFlag(FLAGS_speculative_by_default);
+  gemma::RouterService service(preprocess.get(), &scheduler, tokenizer->get(), router, &metrics);
 
-  std::atomic<bool> stop{false};
-  std::thread loop([&] {
-    while (!stop.load()) {
-      if (!scheduler.RunOnce()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  });
   absl::StatusOr<std::unique_ptr<gemma::GrpcServer>> server = gemma::GrpcServer::Start(
-      *options, {{&service, gemma::v1::Gemma::service_full_name()}});
+      *options, {{&service, gemma::v1::Gemma::service_full_name()}}, /*serving=*/true, &registry);
   if (!server.ok()) {
     gemma::LogError(kName, "%s", server.status().ToString());
-    stop = true;
-    loop.join();
     return EXIT_FAILURE;
   }
+  // The scheduling thread; health follows the worker group (NOT_SERVING while it is down).
+  std::atomic<bool> stop{false};
+  std::thread loop([&] {
+    bool available = true;
+    while (!stop.load()) {
+      const bool busy = scheduler.RunOnce();
+      if (scheduler.available() != available) {
+        available = scheduler.available();
+        (*server)->SetServing(available);
+        gemma::LogInfo(kName, "%s",
+                       available ? "worker group back: serving"
+                                 : "worker group failed: NOT_SERVING until it is back");
+      }
+      if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
   gemma::LogInfo(kName, "serving %s: %d worker ranks, %d KV blocks of %d, context %d",
                  (*server)->address(), workers.world_size(), geometry->num_full_blocks(),
                  geometry->block_size(), scheduling.max_context);

@@ -17,8 +17,9 @@ grpc::Status Invalid(const std::string& message) {
   return {grpc::StatusCode::INVALID_ARGUMENT, message};
 }
 
-bool ValidRequestId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
+// [A-Za-z0-9_.:-]{min,max}
+bool ValidName(const std::string& id, size_t min, size_t max) {
+  if (id.size() < min || id.size() > max) return false;
   for (char c : id) {
     if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != ':' && c != '-') return false;
   }
@@ -90,22 +91,59 @@ struct RouterService::Call {
 
 RouterService::RouterService(preprocess::v1::Preprocess::StubInterface* preprocess,
                              Scheduler* scheduler, const Tokenizer* tokenizer,
-                             RouterOptions options)
+                             RouterOptions options, RouterMetrics* metrics)
     : preprocess_(preprocess), scheduler_(scheduler), tokenizer_(tokenizer),
-      options_(std::move(options)) {}
+      options_(std::move(options)), metrics_(metrics) {}
+
+grpc::Status RouterService::StartCounted(grpc::ServerContext* context,
+                                         const v1::GenerateRequest& request,
+                                         std::shared_ptr<Call>* call) {
+  bool queue_full = false;
+  grpc::Status status = Start(context, request, call, &queue_full);
+  if (status.ok() || metrics_ == nullptr) return status;
+  Rejection reason = Rejection::kOther;
+  switch (queue_full ? grpc::StatusCode::ABORTED : status.error_code()) {
+    case grpc::StatusCode::ABORTED: reason = Rejection::kQueueFull; break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: reason = Rejection::kInvalidArgument; break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: reason = Rejection::kUnauthenticated; break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: reason = Rejection::kDeadline; break;
+    case grpc::StatusCode::UNAVAILABLE: reason = Rejection::kUnavailable; break;
+    case grpc::StatusCode::NOT_FOUND: reason = Rejection::kNotFound; break;
+    default: break;
+  }
+  metrics_->AddRejection(reason);
+  return status;
+}
 
 grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::GenerateRequest& in,
-                                  std::shared_ptr<Call>* call_out) {
+                                  std::shared_ptr<Call>* call_out, bool* queue_full) {
   if (!in.model().empty() && in.model() != options_.model_name) {
     return {grpc::StatusCode::NOT_FOUND,
             absl::StrCat("model \"", in.model(), "\" is not served (", options_.model_name, ")")};
   }
-  if (!in.request_id().empty() && !ValidRequestId(in.request_id())) {
+  if (!in.request_id().empty() && !ValidName(in.request_id(), 1, 128)) {
     return Invalid("request_id: must match [A-Za-z0-9_.:-]{1,128}");
   }
+  if (!ValidName(in.tenant(), 0, 64)) return Invalid("tenant: must match [A-Za-z0-9_.:-]{0,64}");
   if (in.priority() < -100 || in.priority() > 100) return Invalid("priority: must be in [-100, 100]");
   const int vocab = tokenizer_->vocab_size();
   auto request = std::make_shared<ScheduledRequest>();
+  request->tenant = in.tenant();
+  request->priority = in.priority();
+  const v1::SpeculativeOptions& speculative = in.speculative();
+  if (speculative.has_enable() && speculative.enable() && options_.max_draft_tokens == 0) {
+    return Invalid("speculative.enable: this server has no MTP drafter");
+  }
+  if (speculative.has_enable() ? speculative.enable() : options_.speculative_by_default) {
+    request->max_draft_tokens = static_cast<int>(
+        speculative.max_draft_tokens() == 0
+            ? options_.max_draft_tokens
+            : std::min(speculative.max_draft_tokens(), options_.max_draft_tokens));
+  }
   grpc::Status status = ResolveSampling(in.sampling(), vocab, &request->sampling);
   if (!status.ok()) return status;
   const v1::StoppingCriteria& stopping = in.stopping();
@@ -137,6 +175,7 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
                       absl::StrCat("the queue is full (", options_.max_queue,
                                    " waiting requests); retry after about 1 s"));
     context->AddTrailingMetadata("retry-after-ms", "1000");
+    *queue_full = true;
     return busy;
   }
 
@@ -199,7 +238,7 @@ void RouterService::Forget(const std::string& request_id) {
 grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::GenerateRequest* in,
                                      grpc::ServerWriter<v1::GenerateResponse>* writer) {
   std::shared_ptr<Call> call;
-  grpc::Status status = Start(context, *in, &call);
+  grpc::Status status = StartCounted(context, *in, &call);
   if (!status.ok()) return status;
   v1::GenerateResponse message;
   grpc::Status result = grpc::Status::OK;
@@ -209,6 +248,7 @@ grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::Gen
       if (PastDeadline(*context) && !call->request->cancelled.exchange(true)) {
         result = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                               "the deadline passed before the generation finished");
+        if (metrics_ != nullptr) metrics_->AddRejection(Rejection::kDeadline);
       }
       continue;
     }
@@ -228,7 +268,7 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
                                           const v1::GenerateRequest* in,
                                           v1::GenerateResponse* response) {
   std::shared_ptr<Call> call;
-  grpc::Status status = Start(context, *in, &call);
+  grpc::Status status = StartCounted(context, *in, &call);
   if (!status.ok()) return status;
   v1::GenerateResponse message;
   std::string text;
@@ -236,7 +276,10 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
   while (true) {
     if (!call->Next(absl::Milliseconds(50), &message)) {
       if (context->IsCancelled()) call->request->cancelled = true;
-      if (PastDeadline(*context) && !call->request->cancelled.exchange(true)) late = true;
+      if (PastDeadline(*context) && !call->request->cancelled.exchange(true)) {
+        late = true;
+        if (metrics_ != nullptr) metrics_->AddRejection(Rejection::kDeadline);
+      }
       continue;
     }
     text += message.text();
@@ -310,6 +353,11 @@ grpc::Status RouterService::GetModelInfo(grpc::ServerContext*, const v1::GetMode
   response->set_kv_block_size(options_.kv_block_size);
   response->set_num_kv_blocks(options_.num_kv_blocks);
   for (int32_t id : options_.end_of_turn_ids) response->add_eos_token_ids(id);
+  v1::SpeculativeInfo* speculative = response->mutable_speculative();
+  speculative->set_available(!options_.drafter.empty());
+  speculative->set_drafter(options_.drafter);
+  speculative->set_enabled_by_default(options_.speculative_by_default && !options_.drafter.empty());
+  speculative->set_max_draft_tokens(options_.max_draft_tokens);
   return grpc::Status::OK;
 }
 

@@ -19,6 +19,7 @@
 #include "gemma/preprocess/v1/preprocess.grpc.pb.h"
 #include "gemma/v1/gemma_service.grpc.pb.h"
 #include "preprocess/tokenizer.h"
+#include "service/router/router_metrics.h"
 #include "service/router/scheduler.h"
 
 namespace gemma {
@@ -35,13 +36,17 @@ struct RouterOptions {
   uint32_t tensor_parallel_size = 1;
   uint32_t kv_block_size = 16;
   uint32_t num_kv_blocks = 0;
+  std::string drafter;                 // Empty: no MTP drafter in the worker group.
+  uint32_t max_draft_tokens = 0;       // Server cap on draft tokens per step.
+  bool speculative_by_default = true;  // For requests that leave speculative.enable unset.
 };
 
 class RouterService final : public v1::Gemma::Service {
  public:
-  // Every argument must outlive the service.
+  // Every argument must outlive the service; `metrics` may be null.
   RouterService(preprocess::v1::Preprocess::StubInterface* preprocess, Scheduler* scheduler,
-                const Tokenizer* tokenizer, RouterOptions options);
+                const Tokenizer* tokenizer, RouterOptions options,
+                RouterMetrics* metrics = nullptr);
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::GenerateResponse>* writer) override;
@@ -59,15 +64,19 @@ class RouterService final : public v1::Gemma::Service {
  private:
   struct Call;
   // Validates and preprocesses; on success the request is queued and `call` receives its
-  // messages.
+  // messages. `queue_full` tells a full queue from other RESOURCE_EXHAUSTED refusals.
   grpc::Status Start(grpc::ServerContext* context, const v1::GenerateRequest& request,
-                     std::shared_ptr<Call>* call);
+                     std::shared_ptr<Call>* call, bool* queue_full);
+  // Start, counting a refusal by reason (the queue full, the input's faults by code).
+  grpc::Status StartCounted(grpc::ServerContext* context, const v1::GenerateRequest& request,
+                            std::shared_ptr<Call>* call);
   void Forget(const std::string& request_id);
 
   preprocess::v1::Preprocess::StubInterface* const preprocess_;
   Scheduler* const scheduler_;
   const Tokenizer* const tokenizer_;
   const RouterOptions options_;
+  RouterMetrics* const metrics_;
 
   absl::Mutex mutex_;
   std::map<std::string, std::shared_ptr<ScheduledRequest>> active_ ABSL_GUARDED_BY(mutex_);

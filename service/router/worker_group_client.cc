@@ -9,6 +9,20 @@
 #include "service/common/status_util.h"
 
 namespace gemma {
+namespace {
+
+// The pools every rank can hold: the minimum over ranks.
+worker::v1::KvCacheGeometry CommonPools(const std::vector<worker::v1::KvCacheGeometry>& ranks) {
+  worker::v1::KvCacheGeometry geometry = ranks[0];
+  for (const worker::v1::KvCacheGeometry& rank : ranks) {
+    geometry.set_num_full_blocks(std::min(geometry.num_full_blocks(), rank.num_full_blocks()));
+    geometry.set_num_sliding_blocks(
+        std::min(geometry.num_sliding_blocks(), rank.num_sliding_blocks()));
+  }
+  return geometry;
+}
+
+}  // namespace
 
 WorkerGroupClient::WorkerGroupClient(const std::vector<std::string>& addresses) {
   grpc::ChannelArguments arguments;
@@ -40,6 +54,7 @@ absl::Status WorkerGroupClient::OnEveryRank(Call call) {
 
 absl::StatusOr<worker::v1::KvCacheGeometry> WorkerGroupClient::Warmup(
     const worker::v1::WarmupRequest& request) {
+  warmup_ = request;
   std::vector<worker::v1::WarmupResponse> responses(stubs_.size());
   absl::Status status = OnEveryRank([&](int rank, worker::v1::Worker::Stub& stub) {
     grpc::ClientContext context;
@@ -48,13 +63,9 @@ absl::StatusOr<worker::v1::KvCacheGeometry> WorkerGroupClient::Warmup(
     return FromGrpcStatus(stub.Warmup(&context, request, &responses[rank]));
   });
   if (!status.ok()) return status;
-  worker::v1::KvCacheGeometry geometry = responses[0].kv_cache();
-  for (const worker::v1::WarmupResponse& r : responses) {
-    geometry.set_num_full_blocks(std::min(geometry.num_full_blocks(), r.kv_cache().num_full_blocks()));
-    geometry.set_num_sliding_blocks(
-        std::min(geometry.num_sliding_blocks(), r.kv_cache().num_sliding_blocks()));
-  }
-  return geometry;
+  std::vector<worker::v1::KvCacheGeometry> pools;
+  for (const worker::v1::WarmupResponse& r : responses) pools.push_back(r.kv_cache());
+  return CommonPools(pools);
 }
 
 absl::StatusOr<worker::v1::InfoResponse> WorkerGroupClient::Info() {
@@ -88,6 +99,46 @@ absl::Status WorkerGroupClient::Release(const std::vector<uint64_t>& sequence_id
     worker::v1::ReleaseResponse response;
     return FromGrpcStatus(stub.Release(&context, request, &response));
   });
+}
+
+absl::StatusOr<worker::v1::KvCacheGeometry> WorkerGroupClient::Recover() {
+  constexpr auto kProbe = std::chrono::seconds(2);
+  std::vector<worker::v1::InfoResponse> infos(stubs_.size());
+  absl::Status status = OnEveryRank([&](int rank, worker::v1::Worker::Stub& stub) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);  // Reconnect to a restarted rank.
+    context.set_deadline(std::chrono::system_clock::now() + kProbe);
+    return FromGrpcStatus(stub.Info(&context, worker::v1::InfoRequest(), &infos[rank]));
+  });
+  if (!status.ok()) return status;
+  // Every rank of a group restarts together (their collectives are bound to each other), so
+  // one cold rank means a new group: warm them all up.
+  if (std::any_of(infos.begin(), infos.end(), [](const auto& i) { return !i.warmed_up(); })) {
+    absl::StatusOr<worker::v1::KvCacheGeometry> geometry = Warmup(warmup_);
+    if (!geometry.ok()) return geometry.status();
+  }
+  status = OnEveryRank([&](int, worker::v1::Worker::Stub& stub) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kProbe);
+    worker::v1::ClearCacheResponse response;
+    return FromGrpcStatus(stub.ClearCache(&context, worker::v1::ClearCacheRequest(), &response));
+  });
+  if (!status.ok()) return status;
+  std::vector<worker::v1::InfoResponse> warmed(stubs_.size());
+  status = OnEveryRank([&](int rank, worker::v1::Worker::Stub& stub) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kProbe);
+    worker::v1::HealthResponse health;
+    absl::Status s = FromGrpcStatus(stub.Health(&context, worker::v1::HealthRequest(), &health));
+    if (!s.ok()) return s;
+    grpc::ClientContext info_context;
+    info_context.set_deadline(std::chrono::system_clock::now() + kProbe);
+    return FromGrpcStatus(stub.Info(&info_context, worker::v1::InfoRequest(), &warmed[rank]));
+  });
+  if (!status.ok()) return status;
+  std::vector<worker::v1::KvCacheGeometry> pools;
+  for (const worker::v1::InfoResponse& info : warmed) pools.push_back(info.kv_cache());
+  return CommonPools(pools);
 }
 
 }  // namespace gemma

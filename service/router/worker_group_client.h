@@ -1,5 +1,9 @@
 // The router's side of a worker group: every call goes to every rank at once (the ranks run in
 // lockstep) and succeeds only when every rank succeeds; rank 0's Step answer carries the tokens.
+// Recover (after a failed step) waits for every rank to answer, warms up again the ranks that
+// restarted (with the first Warmup's request; a restarted group must come back on the same
+// addresses, as Kubernetes Services and the launcher's --first_port give), clears every rank's
+// sequences and checks the group's collectives with a deep Health call.
 #ifndef GEMMA_SERVICE_ROUTER_WORKER_GROUP_CLIENT_H_
 #define GEMMA_SERVICE_ROUTER_WORKER_GROUP_CLIENT_H_
 
@@ -22,6 +26,7 @@ class WorkerGroupClient : public StepExecutor {
   absl::StatusOr<worker::v1::InfoResponse> Info();
   absl::StatusOr<worker::v1::StepResponse> Step(const worker::v1::StepRequest& request) override;
   absl::Status Release(const std::vector<uint64_t>& sequence_ids) override;
+  absl::StatusOr<worker::v1::KvCacheGeometry> Recover() override;
   int world_size() const { return static_cast<int>(stubs_.size()); }
 
  private:
@@ -31,6 +36,7 @@ class WorkerGroupClient : public StepExecutor {
   absl::Status OnEveryRank(Call call);
 
   std::vector<std::unique_ptr<worker::v1::Worker::Stub>> stubs_;
+  worker::v1::WarmupRequest warmup_;  // The first Warmup's, for ranks that restart.
 };
 
 }  // namespace gemma
