@@ -34,6 +34,9 @@ ABSL_FLAG(std::string, state_file, "", "Where to write the group's addresses (JS
 ABSL_FLAG(std::string, group, "", "Rendezvous namespace (default: derived from the pid)");
 ABSL_FLAG(int64_t, start_timeout_ms, 120000, "How long ranks may take to serve");
 ABSL_FLAG(int64_t, stop_timeout_ms, 30000, "SIGTERM grace before SIGKILL");
+ABSL_FLAG(int, first_port, 0,
+          "Rank r serves gRPC on first_port + r (0: free ports); a restarted group keeps its "
+          "addresses, so the router reconnects");
 
 namespace {
 
@@ -95,10 +98,12 @@ int main(int argc, char** argv) {
   char dir_template[] = "/tmp/gemma-launcher-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   std::vector<pid_t> pids(world);
+  const int first_port = absl::GetFlag(FLAGS_first_port);
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> args = {absl::StrCat("--rank=", r), absl::StrCat("--world_size=", world),
                                      "--rendezvous=" + store_address, "--group=" + group,
-                                     "--port=0", absl::StrCat("--port_file=", dir, "/rank", r),
+                                     absl::StrCat("--port=", first_port > 0 ? first_port + r : 0),
+                                     absl::StrCat("--port_file=", dir, "/rank", r),
                                      "--metrics_port=0",
                                      absl::StrCat("--metrics_port_file=", dir, "/metrics", r)};
     for (size_t i = 1; i < rest.size(); ++i) args.push_back(rest[i]);

@@ -1,12 +1,17 @@
 """The local cluster end to end - preprocess server, a TP = 2 CPU worker group (worker_launcher)
 and the router, as separate processes on 127.0.0.1 - driven by python3-grpcio and buf curl.
 
-Checks: a streamed greedy chat equals the in-process engine (`generate`) on the same prompt ids;
-a multimodal (text + image + audio) stream completes; 12 concurrent streams equal the same
-requests run one at a time (continuous batching changes nothing, outputs do not interleave); a
-stop string is never emitted and ends the stream with STOP_STRING; a client cancel, an Abort and a
-passed deadline (DEADLINE_EXCEEDED) end generation and the workers hold no sequence afterwards; bad input is INVALID_ARGUMENT naming
-the field; buf curl lists the API through reflection; SIGTERM drains and exits 0.
+The workers load an MTP drafter, so speculation is on by default. Checks: a real Prometheus
+scrapes every service after a known set of requests (cluster_metrics.py); a streamed greedy chat
+equals the in-process engine (`generate`) on the same prompt ids, with MTP on and off (drafts were
+made and verified); a multimodal (text + image + audio) stream completes; 64 concurrent streams
+equal the same requests run one at a time (continuous batching changes nothing, outputs do not
+interleave); a stop string is never emitted and ends the stream with STOP_STRING; a client
+cancel, an Abort and a passed deadline (DEADLINE_EXCEEDED) end generation and the workers hold no
+sequence afterwards; a full queue is RESOURCE_EXHAUSTED with a retry hint; bad input is
+INVALID_ARGUMENT naming the field; buf curl lists the API through reflection; a killed worker
+rank fails the in-flight stream with UNAVAILABLE, health turns NOT_SERVING, and once the group is
+restarted on the same ports the router serves the same output again; SIGTERM drains and exits 0.
 """
 import argparse
 import concurrent.futures
@@ -24,7 +29,9 @@ import numpy as np
 
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "foreign_client"))
-from grpc_test_util import buf, generate_stubs, wait_for_port  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from grpc_test_util import buf, generate_stubs, health_status, wait_for_port  # noqa: E402
+from cluster_metrics import check_cluster_metrics  # noqa: E402
 
 PROTOS = ["gemma/v1/content.proto", "gemma/v1/sampling.proto", "gemma/v1/gemma_service.proto",
           "gemma/preprocess/v1/media.proto", "gemma/preprocess/v1/preprocess.proto"]
@@ -43,6 +50,22 @@ def workers_idle(ranks, timeout_s=10):
         time.sleep(0.1)
 
 
+def free_port_pair():
+    """A port P with P and P + 1 free on 127.0.0.1 (the worker ranks' fixed ports)."""
+    import socket
+    for _ in range(100):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise AssertionError("no two consecutive free ports")
+
+
 def main():
     parser = argparse.ArgumentParser()
     for flag in ("router", "preprocess", "launcher", "worker", "make_checkpoint", "generate",
@@ -58,8 +81,9 @@ def main():
     from gemma.v1 import sampling_pb2 as sampling
 
     model = os.path.join(work, "model")
-    subprocess.run([args.make_checkpoint, f"--hf_dir={model}", "--seed=23", "--layers=6",
-                    "--write_tokenizer"], check=True)
+    drafter = os.path.join(work, "drafter")
+    subprocess.run([args.make_checkpoint, f"--hf_dir={model}", f"--drafter_dir={drafter}",
+                    "--seed=23", "--layers=6", "--write_tokenizer"], check=True)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     processes = []
 
@@ -70,19 +94,31 @@ def main():
         return process, wait_for_port(port_file, process, timeout_s=120)
 
     try:
-        _, preprocess_port = start("preprocess", [args.preprocess, f"--model={model}"])
+        _, preprocess_port = start("preprocess", [args.preprocess, f"--model={model}",
+                                                  "--metrics_port=0",
+                                                  f"--metrics_port_file={work}/preprocess.metrics"])
         state = os.path.join(work, "workers.json")
-        launcher = subprocess.Popen([args.launcher, "--world_size=2", f"--worker_binary={args.worker}",
-                                     f"--state_file={state}", "--", f"--model={model}"], env=env)
-        processes.append(launcher)
-        deadline = time.time() + 120
-        while not os.path.exists(state):
-            assert launcher.poll() is None and time.time() < deadline, "worker group did not start"
-            time.sleep(0.05)
+        first_port = free_port_pair()
+
+        def start_workers():
+            if os.path.exists(state):
+                os.remove(state)
+            launcher = subprocess.Popen([args.launcher, "--world_size=2", f"--worker_binary={args.worker}",
+                                         f"--first_port={first_port}", f"--state_file={state}", "--",
+                                         f"--model={model}", f"--drafter={drafter}"], env=env)
+            processes.append(launcher)
+            deadline = time.time() + 120
+            while not os.path.exists(state):
+                assert launcher.poll() is None and time.time() < deadline, "worker group did not start"
+                time.sleep(0.05)
+            return launcher
+        launcher = start_workers()
         router, router_port = start("router", [
             args.router, f"--tokenizer={model}", f"--preprocess=127.0.0.1:{preprocess_port}",
-            f"--worker_group_state={state}", "--kv_blocks=96", "--max_batch_tokens=128",
-            "--max_context=1024", "--drain_grace_ms=200"])
+            f"--worker_group_state={state}", "--kv_blocks=160", "--max_batch_tokens=128",
+            "--max_context=1024", "--drain_grace_ms=200", "--max_running=16", "--max_queue=72",
+            "--metrics_port=0",
+            f"--metrics_port_file={work}/router.metrics"])
         target = f"127.0.0.1:{router_port}"
         channel = grpc.insecure_channel(target)
         stub = gemma_service_pb2_grpc.GemmaStub(channel)
@@ -94,6 +130,14 @@ def main():
             for kind, data in parts.items():
                 message.parts.append(content.ContentPart(**{kind: data}))
             return content.PromptInput(chat=content.ChatInput(messages=[message]))
+
+        # 0. A real Prometheus scrapes every service after a known set of requests.
+        ranks = json.load(open(state))["ranks"]
+        metrics_ports = {"router": int(open(f"{work}/router.metrics").read()),
+                         "preprocess": int(open(f"{work}/preprocess.metrics").read())}
+        metrics_ports.update({f"worker{r['rank']}": r["metrics_port"] for r in ranks})
+        check_cluster_metrics(work, stub, api, content, sampling, metrics_ports)
+        checks += 1
 
         def request(prompt, max_tokens=12, **extra):
             return api.GenerateRequest(
@@ -120,6 +164,15 @@ def main():
         assert tokens == expected, f"router {tokens} != engine {expected}"
         assert last.finish_reason == api.FINISH_REASON_LENGTH and last.usage.completion_tokens == 12
         assert last.usage.prompt_tokens == len(ids) and last.seed == 5
+        assert last.usage.drafted_tokens > 0, "speculation is on by default: nothing was drafted"
+        # MTP off: the same tokens, nothing drafted.
+        off, _, last_off = stream(request(prompt, speculative=sampling.SpeculativeOptions(enable=False)))
+        assert off == expected and last_off.usage.drafted_tokens == 0, last_off.usage
+        # MTP on with a deeper cap: still the same tokens.
+        deep, _, _ = stream(request(prompt, speculative=sampling.SpeculativeOptions(enable=True, max_draft_tokens=4)))
+        assert deep == expected, f"MTP on {deep} != off {expected}"
+        info = stub.GetModelInfo(api.GetModelInfoRequest())
+        assert info.speculative.available and info.speculative.max_draft_tokens == 4, info.speculative
         checks += 1
 
         # 2. Multimodal: an image and an audio clip.
@@ -152,17 +205,20 @@ def main():
         assert first == second and last.usage.cached_prompt_tokens > 0, last.usage
         checks += 1
 
-        # 3. Concurrent streams equal the same requests one at a time.
-        prompts = [chat(f"Question number {i}: " + "why " * i) for i in range(12)]
-        alone = [stub.GenerateUnary(request(p, 10), timeout=120) for p in prompts]
-        with concurrent.futures.ThreadPoolExecutor(12) as pool:
-            together = list(pool.map(lambda p: stream(request(p, 10)), prompts))
+        # 3. 64 concurrent streams (mixed tenants and priorities) equal the same requests run one at
+        # a time: continuous batching changes nothing and outputs do not interleave.
+        prompts = [chat(f"Question number {i}: " + "why " * (i % 13)) for i in range(64)]
+        alone = [stub.GenerateUnary(request(p, 6), timeout=120) for p in prompts]
+        with concurrent.futures.ThreadPoolExecutor(64) as pool:
+            together = list(pool.map(
+                lambda ip: stream(request(ip[1], 6, tenant=f"tenant-{ip[0] % 3}", priority=ip[0] % 2)),
+                enumerate(prompts)))
         for i, (single, (tokens, text, _)) in enumerate(zip(alone, together)):
             assert list(single.token_ids) == tokens and single.text == text, f"request {i} differs"
         checks += 1
 
         # 4. A stop string in the middle of the text: never emitted.
-        full = alone[0].text
+        full = stub.GenerateUnary(request(prompts[0], 10), timeout=120).text
         stop = full[len(full) // 2:len(full) // 2 + 3]
         req = request(prompts[0], 10)
         req.stopping.stop.append(stop)
@@ -172,7 +228,6 @@ def main():
         checks += 1
 
         # 5. Cancel mid-stream and Abort: generation ends, the workers hold nothing afterwards.
-        ranks = json.load(open(state))["ranks"]
         call = stub.Generate(request(prompts[1], 400), timeout=120)
         next(call)
         call.cancel()
@@ -198,10 +253,26 @@ def main():
             assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
         assert workers_idle(ranks), "workers still hold sequences after the deadline"
 
+        # Queue overflow: more waiting requests than --max_queue are refused with a retry hint.
+        calls = [stub.Generate(request(prompts[i % 64], 200), timeout=120) for i in range(120)]
+        deadline = time.time() + 30
+        while sum(c.done() for c in calls) < 120 - 16 - 72 and time.time() < deadline:
+            time.sleep(0.1)
+        refused = [c for c in calls if c.done() and c.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+        overflow = {"refused": len(refused),
+                    "trailer": dict(refused[0].trailing_metadata() or ()).get("retry-after-ms") if refused else None}
+        for call in calls:
+            call.cancel()
+        assert overflow["refused"] > 0 and overflow["trailer"] == "1000", overflow
+        assert workers_idle(ranks, timeout_s=60), "workers still hold sequences after the overflow"
+        checks += 1
+
         # 6. Bad input names the field.
         for bad, field in [(api.GenerateRequest(prompt=prompt, sampling=sampling.SamplingParams(top_p=0)),
                             "sampling.top_p"),
                            (api.GenerateRequest(prompt=prompt, request_id="bad id!"), "request_id"),
+                           (api.GenerateRequest(prompt=prompt, tenant="a tenant"), "tenant"),
+                           (api.GenerateRequest(prompt=prompt, priority=101), "priority"),
                            (api.GenerateRequest(prompt=content.PromptInput()), "prompt")]:
             try:
                 list(stub.Generate(bad, timeout=30))
@@ -220,7 +291,37 @@ def main():
         assert info["tensorParallelSize"] == 2, info
         checks += 1
 
-        # 8. SIGTERM drains and exits.
+        # 8. A worker rank dies mid-stream: the stream fails UNAVAILABLE, health is NOT_SERVING and new
+        # requests are refused; the group restarts on the same ports and the router serves again.
+        before = stub.GenerateUnary(request(prompts[5], 8), timeout=120)
+        call = stub.Generate(request(prompts[6], 500), timeout=120)
+        next(call)
+        os.kill(ranks[1]["pid"], signal.SIGKILL)
+        try:
+            for _ in call:
+                pass
+            raise AssertionError("the stream survived a dead worker rank")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+        assert health_status(channel) == "NOT_SERVING"
+        try:
+            stub.GenerateUnary(request(prompts[5], 8), timeout=30)
+            raise AssertionError("served without a worker group")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=60)
+        launcher = start_workers()
+        ranks = json.load(open(state))["ranks"]
+        deadline = time.time() + 60
+        while health_status(channel) != "SERVING":
+            assert time.time() < deadline, "the router did not come back"
+            time.sleep(0.2)
+        after = stub.GenerateUnary(request(prompts[5], 8), timeout=120)
+        assert list(after.token_ids) == list(before.token_ids), "different output after the restart"
+        checks += 1
+
+        # 9. SIGTERM drains and exits.
         router.send_signal(signal.SIGTERM)
         assert router.wait(timeout=60) == 0
         checks += 1
