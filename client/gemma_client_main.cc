@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_json)) {
     std::cerr << "\n[" << gemma::v1::FinishReason_Name(last.finish_reason()) << "; prompt "
               << last.usage().prompt_tokens() << " tokens, generated "
-              << last.usage().completion_tokens() << "; first token after "
+              << last.usage().completion_tokens() << " (MTP drafted "
+              << last.usage().drafted_tokens() << ", accepted " << last.usage().accepted_tokens()
+              << "); first token after "
               << last.timings().time_to_first_token_us() / 1000 << " ms, total "
               << last.timings().total_us() / 1000 << " ms]\n";
   }

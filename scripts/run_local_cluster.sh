@@ -62,9 +62,10 @@ fi
 say "starting the preprocess service"
 start preprocess "$bin/service/preprocess/preprocess_server" --model="$model_dir/hf"
 preprocess_port=$started_port
-say "starting $tp CPU worker ranks (tensor parallel) on $model_dir/hf"
+say "starting $tp CPU worker ranks (tensor parallel) on $model_dir/hf, with its MTP drafter"
 OMP_NUM_THREADS=1 "$bin/service/worker/worker_launcher" --world_size="$tp" \
-  --state_file="$run_dir/workers.json" -- --model="$model_dir/hf" >"$run_dir/workers.log" 2>&1 &
+  --state_file="$run_dir/workers.json" -- --model="$model_dir/hf" --drafter="$model_dir/drafter" \
+  >"$run_dir/workers.log" 2>&1 &
 pids+=($!)
 wait_for workers "$run_dir/workers.json" "${pids[-1]}"
 say "starting the router (warms the workers up)"

@@ -57,6 +57,13 @@ RouterMetrics::RouterMetrics(monitoring::Registry* registry, const std::string& 
   running_ = gauge("vllm:num_requests_running", "Requests holding KV blocks on the workers.");
   kv_usage_ = gauge("vllm:kv_cache_usage_perc",
                     "Fraction of full-attention KV blocks in use (1 = 100%).");
+  monitoring::GaugeFamily* blocks = registry->AddGauge(
+      "gemma_router_kv_blocks", "KV blocks by pool (layer type) and state, as the router accounts them.",
+      {"model_name", "pool", "state"});
+  full_used_ = blocks->WithLabels({model_, "full", "used"});
+  full_free_ = blocks->WithLabels({model_, "full", "free"});
+  sliding_used_ = blocks->WithLabels({model_, "sliding", "used"});
+  sliding_free_ = blocks->WithLabels({model_, "sliding", "free"});
   cache_config_ = registry->AddGauge(
       "vllm:cache_config_info", "KV cache configuration (value 1).",
       {"model_name", "block_size", "num_gpu_blocks", "num_sliding_blocks", "sliding_window",
@@ -116,6 +123,14 @@ void RouterMetrics::SetQueue(int waiting, int running, double kv_usage) {
   waiting_->Set(waiting);
   running_->Set(running);
   kv_usage_->Set(kv_usage);
+}
+
+void RouterMetrics::SetKvBlocks(int full_used, int full_free, int sliding_used,
+                                int sliding_free) {
+  full_used_->Set(full_used);
+  full_free_->Set(full_free);
+  sliding_used_->Set(sliding_used);
+  sliding_free_->Set(sliding_free);
 }
 
 void RouterMetrics::AddPreemption() { preemptions_->Increment(); }

@@ -37,6 +37,8 @@ class RouterMetrics {
 
   void SetCacheConfig(const CacheConfig& config);
   void SetQueue(int waiting, int running, double kv_usage);
+  // Blocks of each KV pool (`full`: full-attention layers, `sliding`: sliding-window layers).
+  void SetKvBlocks(int full_used, int full_free, int sliding_used, int sliding_free);
   void AddPreemption();
   // A sequence was admitted for the first time with `prompt` tokens, `hit` of them cached.
   void AddPrefixQuery(int prompt, int hit);
@@ -52,6 +54,7 @@ class RouterMetrics {
   const std::string model_;
   monitoring::GaugeFamily* cache_config_;
   monitoring::Gauge *waiting_, *running_, *kv_usage_;
+  monitoring::Gauge *full_used_, *full_free_, *sliding_used_, *sliding_free_;
   monitoring::Counter *preemptions_, *prompt_tokens_, *generation_tokens_;
   monitoring::Counter *prefix_queries_, *prefix_hits_;
   monitoring::Counter *drafts_, *draft_tokens_, *accepted_tokens_;

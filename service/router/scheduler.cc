@@ -180,7 +180,10 @@ void Scheduler::UpdateGauges() {
   }();
   num_running_ = static_cast<int>(running_.size());
   kv_usage_ = blocks_->full_usage();
-  if (metrics_ != nullptr) metrics_->SetQueue(num_waiting_, num_running_, kv_usage_);
+  if (metrics_ == nullptr) return;
+  metrics_->SetQueue(num_waiting_, num_running_, kv_usage_);
+  const BlockPool &full = blocks_->full_pool(), &sliding = blocks_->sliding_pool();
+  metrics_->SetKvBlocks(full.num_used(), full.num_free(), sliding.num_used(), sliding.num_free());
 }
 
 ScheduledRequest* Scheduler::Victim(const ScheduledRequest* keep) const {

@@ -343,6 +343,10 @@ TEST_F(SchedulerTest, MetricsCountWhatClientsWereTold) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(scheduler_->Submit(Request(Prompt(10 + 7 * i, 70 + i), 5 + i, &results[i])).ok());
   }
+  scheduler_->RunOnce();
+  scheduler_->RunOnce();
+  EXPECT_GT(Metric("gemma_router_kv_blocks{model_name=\"test\",pool=\"full\",state=\"used\"}"), 0);
+  EXPECT_EQ(Metric("vllm:num_requests_running{model_name=\"test\"}"), 3);
   RunUntilIdle();
   double prompt = 0, generated = 0;
   for (const Result& r : results) {
@@ -356,6 +360,8 @@ TEST_F(SchedulerTest, MetricsCountWhatClientsWereTold) {
   EXPECT_EQ(Metric("vllm:prefix_cache_queries_total{model_name=\"test\"}"), prompt);
   EXPECT_EQ(Metric("vllm:num_requests_running{model_name=\"test\"}"), 0);
   EXPECT_EQ(Metric("vllm:kv_cache_usage_perc{model_name=\"test\"}"), 0);
+  EXPECT_EQ(Metric("gemma_router_kv_blocks{model_name=\"test\",pool=\"full\",state=\"used\"}"), 0);
+  EXPECT_EQ(Metric("gemma_router_kv_blocks{model_name=\"test\",pool=\"sliding\",state=\"free\"}"), 64);
   // 15 + 6 + 7 tokens emitted; every token after a request's first is one inter-token gap.
   EXPECT_EQ(Metric("vllm:inter_token_latency_seconds_count{model_name=\"test\"}"), generated - 3);
 }
