@@ -32,6 +32,8 @@ ABSL_FLAG(int, max_running, 64, "Sequences holding KV at once");
 ABSL_FLAG(int, max_context, 4096, "Prompt plus generated tokens");
 ABSL_FLAG(int, max_queue, 1024, "Waiting requests before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, default_max_tokens, 512, "max_tokens when the request leaves it unset");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "API keys (\"<key> <tenant|*>\" per line): every gemma.v1 call needs one (default: none)");
 ABSL_FLAG(int, kv_blocks, 0, "KV blocks per pool on each worker (0: the workers decide)");
 ABSL_FLAG(int, max_draft_tokens, 4,
           "Cap on MTP draft tokens per sequence and step (0: no speculation; ignored without a "
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
   warmup.set_num_full_blocks(absl::GetFlag(FLAGS_kv_blocks));
   warmup.set_num_sliding_blocks(absl::GetFlag(FLAGS_kv_blocks));
   absl::StatusOr<gemma::worker::v1::KvCacheGeometry> geometry = workers.Warmup(warmup);
+  if (geometry.ok()) geometry = workers.Recover();  // Forget an earlier router's sequences.
   if (!geometry.ok()) {
     gemma::LogError(kName, "warmup: %s", geometry.status().ToString());
     return EXIT_FAILURE;
@@ -133,7 +136,18 @@ int main(int argc, char** argv) {
   router.drafter = info->drafter();
   router.max_draft_tokens = scheduling.speculation.max_draft_tokens;
   router.speculative_by_default = absl::GetFlag(FLAGS_speculative_by_default);
-  gemma::RouterService service(preprocess.get(), &scheduler, tokenizer->get(), router, &metrics);
+  std::unique_ptr<gemma::ApiKeys> api_keys;
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
+    absl::StatusOr<std::unique_ptr<gemma::ApiKeys>> loaded =
+        gemma::ApiKeys::Load(absl::GetFlag(FLAGS_api_keys_file));
+    if (!loaded.ok()) {
+      gemma::LogError(kName, "%s", loaded.status().ToString());
+      return EXIT_FAILURE;
+    }
+    api_keys = std::move(*loaded);
+  }
+  gemma::RouterService service(preprocess.get(), &scheduler, tokenizer->get(), router, &metrics,
+                               api_keys.get());
 
   absl::StatusOr<std::unique_ptr<gemma::GrpcServer>> server = gemma::GrpcServer::Start(
       *options, {{&service, gemma::v1::Gemma::service_full_name()}}, /*serving=*/true, &registry);

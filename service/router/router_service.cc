@@ -69,6 +69,11 @@ bool PastDeadline(const grpc::ServerContext& context) {
          std::chrono::system_clock::now() > context.deadline();
 }
 
+// In-flight requests are keyed by tenant and request id (ids are unique per tenant).
+std::string ActiveKey(const std::string& tenant, const std::string& request_id) {
+  return absl::StrCat(tenant, "\x1f", request_id);
+}
+
 }  // namespace
 
 // Messages the scheduler emits for one call, waiting for the handler thread to write them.
@@ -91,9 +96,10 @@ struct RouterService::Call {
 
 RouterService::RouterService(preprocess::v1::Preprocess::StubInterface* preprocess,
                              Scheduler* scheduler, const Tokenizer* tokenizer,
-                             RouterOptions options, RouterMetrics* metrics)
+                             RouterOptions options, RouterMetrics* metrics,
+                             const ApiKeys* api_keys)
     : preprocess_(preprocess), scheduler_(scheduler), tokenizer_(tokenizer),
-      options_(std::move(options)), metrics_(metrics) {}
+      options_(std::move(options)), metrics_(metrics), api_keys_(api_keys) {}
 
 grpc::Status RouterService::StartCounted(grpc::ServerContext* context,
                                          const v1::GenerateRequest& request,
@@ -130,9 +136,12 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
   }
   if (!ValidName(in.tenant(), 0, 64)) return Invalid("tenant: must match [A-Za-z0-9_.:-]{0,64}");
   if (in.priority() < -100 || in.priority() > 100) return Invalid("priority: must be in [-100, 100]");
+  std::optional<std::string> bound;
+  grpc::Status status = Authenticate(*context, &bound);
+  if (!status.ok()) return status;
   const int vocab = tokenizer_->vocab_size();
   auto request = std::make_shared<ScheduledRequest>();
-  request->tenant = in.tenant();
+  request->tenant = bound.value_or(in.tenant());  // A key's tenant wins.
   request->priority = in.priority();
   const v1::SpeculativeOptions& speculative = in.speculative();
   if (speculative.has_enable() && speculative.enable() && options_.max_draft_tokens == 0) {
@@ -144,7 +153,7 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
             ? options_.max_draft_tokens
             : std::min(speculative.max_draft_tokens(), options_.max_draft_tokens));
   }
-  grpc::Status status = ResolveSampling(in.sampling(), vocab, &request->sampling);
+  status = ResolveSampling(in.sampling(), vocab, &request->sampling);
   if (!status.ok()) return status;
   const v1::StoppingCriteria& stopping = in.stopping();
   if (static_cast<uint32_t>(stopping.stop_size()) > options_.max_stop_strings) {
@@ -208,11 +217,12 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
     absl::MutexLock lock(&mutex_);
     request->request_id =
         in.request_id().empty() ? absl::StrCat("req-", next_id_++) : in.request_id();
-    if (active_.count(request->request_id)) {
+    const std::string key = ActiveKey(request->tenant, request->request_id);
+    if (active_.count(key)) {
       return {grpc::StatusCode::ALREADY_EXISTS,
               absl::StrCat("request_id \"", request->request_id, "\" is in flight")};
     }
-    active_[request->request_id] = request;
+    active_[key] = request;
   }
   std::weak_ptr<Call> weak = call;
   request->emit = [weak](v1::GenerateResponse message) {
@@ -223,16 +233,26 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
   };
   absl::Status submitted = scheduler_->Submit(request);
   if (!submitted.ok()) {
-    Forget(request->request_id);
+    Forget(*request);
     return ToGrpcStatus(submitted);
   }
   *call_out = std::move(call);
   return grpc::Status::OK;
 }
 
-void RouterService::Forget(const std::string& request_id) {
+void RouterService::Forget(const ScheduledRequest& request) {
   absl::MutexLock lock(&mutex_);
-  active_.erase(request_id);
+  active_.erase(ActiveKey(request.tenant, request.request_id));
+}
+
+grpc::Status RouterService::Authenticate(const grpc::ServerContext& context,
+                                         std::optional<std::string>* tenant) const {
+  tenant->reset();
+  if (api_keys_ == nullptr) return grpc::Status::OK;
+  absl::StatusOr<Caller> caller = api_keys_->Authenticate(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  *tenant = caller->tenant;
+  return grpc::Status::OK;
 }
 
 grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::GenerateRequest* in,
@@ -260,7 +280,7 @@ grpc::Status RouterService::Generate(grpc::ServerContext* context, const v1::Gen
     if (!writer->Write(message)) call->request->cancelled = true;
     if (last) break;
   }
-  Forget(call->request->request_id);
+  Forget(*call->request);
   return result;
 }
 
@@ -287,7 +307,7 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
     response->mutable_logprobs()->MergeFrom(message.logprobs());
     if (message.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) break;
   }
-  Forget(call->request->request_id);
+  Forget(*call->request);
   response->set_request_id(message.request_id());
   response->set_text(text);
   response->set_finish_reason(message.finish_reason());
@@ -304,16 +324,28 @@ grpc::Status RouterService::GenerateUnary(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RouterService::Abort(grpc::ServerContext*, const v1::AbortRequest* request,
+grpc::Status RouterService::Abort(grpc::ServerContext* context, const v1::AbortRequest* request,
                                   v1::AbortResponse* response) {
+  std::optional<std::string> bound;
+  grpc::Status status = Authenticate(*context, &bound);
+  if (!status.ok()) {
+    if (metrics_ != nullptr) metrics_->AddRejection(Rejection::kUnauthenticated);
+    return status;
+  }
   absl::MutexLock lock(&mutex_);
   for (const std::string& id : request->request_ids()) {
-    auto it = active_.find(id);
-    if (it == active_.end()) {
-      response->add_not_found(id);
-    } else {
-      it->second->cancelled = true;
+    // A caller bound to a tenant reaches that tenant's requests only; others any tenant's.
+    bool found = false;
+    for (auto& [key, active] : active_) {
+      if (active->request_id == id && (!bound || active->tenant == *bound)) {
+        active->cancelled = true;
+        found = true;
+      }
+    }
+    if (found) {
       response->add_aborted(id);
+    } else {
+      response->add_not_found(id);
     }
   }
   return grpc::Status::OK;
@@ -322,6 +354,8 @@ grpc::Status RouterService::Abort(grpc::ServerContext*, const v1::AbortRequest* 
 grpc::Status RouterService::CountTokens(grpc::ServerContext* context,
                                         const v1::CountTokensRequest* request,
                                         v1::CountTokensResponse* response) {
+  std::optional<std::string> tenant;
+  if (grpc::Status status = Authenticate(*context, &tenant); !status.ok()) return status;
   grpc::ClientContext forward;
   forward.set_deadline(context->deadline());
   return preprocess_->CountTokens(&forward, *request, response);
@@ -330,13 +364,18 @@ grpc::Status RouterService::CountTokens(grpc::ServerContext* context,
 grpc::Status RouterService::Tokenize(grpc::ServerContext* context,
                                      const v1::TokenizeRequest* request,
                                      v1::TokenizeResponse* response) {
+  std::optional<std::string> tenant;
+  if (grpc::Status status = Authenticate(*context, &tenant); !status.ok()) return status;
   grpc::ClientContext forward;
   forward.set_deadline(context->deadline());
   return preprocess_->Tokenize(&forward, *request, response);
 }
 
-grpc::Status RouterService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+grpc::Status RouterService::GetModelInfo(grpc::ServerContext* context,
+                                         const v1::GetModelInfoRequest*,
                                          v1::GetModelInfoResponse* response) {
+  std::optional<std::string> tenant;
+  if (grpc::Status status = Authenticate(*context, &tenant); !status.ok()) return status;
   response->set_model(options_.model_name);
   response->set_architecture(options_.architecture);
   response->set_max_context_tokens(options_.max_context);

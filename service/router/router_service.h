@@ -12,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "gemma/preprocess/v1/preprocess.grpc.pb.h"
 #include "gemma/v1/gemma_service.grpc.pb.h"
 #include "preprocess/tokenizer.h"
+#include "service/common/api_keys.h"
 #include "service/router/router_metrics.h"
 #include "service/router/scheduler.h"
 
@@ -43,10 +45,11 @@ struct RouterOptions {
 
 class RouterService final : public v1::Gemma::Service {
  public:
-  // Every argument must outlive the service; `metrics` may be null.
+  // Every argument must outlive the service; `metrics` may be null; `api_keys` null serves
+  // every caller (else every RPC needs a key; a key's tenant overrides the request's).
   RouterService(preprocess::v1::Preprocess::StubInterface* preprocess, Scheduler* scheduler,
                 const Tokenizer* tokenizer, RouterOptions options,
-                RouterMetrics* metrics = nullptr);
+                RouterMetrics* metrics = nullptr, const ApiKeys* api_keys = nullptr);
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::GenerateResponse>* writer) override;
@@ -70,15 +73,20 @@ class RouterService final : public v1::Gemma::Service {
   // Start, counting a refusal by reason (the queue full, the input's faults by code).
   grpc::Status StartCounted(grpc::ServerContext* context, const v1::GenerateRequest& request,
                             std::shared_ptr<Call>* call);
-  void Forget(const std::string& request_id);
+  void Forget(const ScheduledRequest& request);
+  // OK (with the key's tenant, if bound) or UNAUTHENTICATED.
+  grpc::Status Authenticate(const grpc::ServerContext& context,
+                            std::optional<std::string>* tenant) const;
 
   preprocess::v1::Preprocess::StubInterface* const preprocess_;
   Scheduler* const scheduler_;
   const Tokenizer* const tokenizer_;
   const RouterOptions options_;
   RouterMetrics* const metrics_;
+  const ApiKeys* const api_keys_;
 
   absl::Mutex mutex_;
+  // By tenant and request id.
   std::map<std::string, std::shared_ptr<ScheduledRequest>> active_ ABSL_GUARDED_BY(mutex_);
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;
 };

@@ -64,6 +64,7 @@ class LocalExecutor : public StepExecutor {
 class SchedulerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    if (model_ != nullptr) return;  // Shared by the fixtures below.
     TestCheckpointOptions options;
     options.seed = 41;
     options.num_layers = 6;
@@ -372,6 +373,7 @@ class SpeculativeSchedulingTest : public SchedulerTest {
  protected:
   static void SetUpTestSuite() {
     SchedulerTest::SetUpTestSuite();
+    if (targets_[0] != nullptr) return;
     const std::string tmp = getenv("TEST_TMPDIR");
     for (int pair = 0; pair < 2; ++pair) {
       TestCheckpointOptions options;

@@ -11,7 +11,9 @@ cancel, an Abort and a passed deadline (DEADLINE_EXCEEDED) end generation and th
 sequence afterwards; a full queue is RESOURCE_EXHAUSTED with a retry hint; bad input is
 INVALID_ARGUMENT naming the field; buf curl lists the API through reflection; a killed worker
 rank fails the in-flight stream with UNAVAILABLE, health turns NOT_SERVING, and once the group is
-restarted on the same ports the router serves the same output again; SIGTERM drains and exits 0.
+restarted on the same ports the router serves the same output again; SIGTERM drains and exits 0;
+a router with API keys refuses calls without a valid key (UNAUTHENTICATED, the key never echoed)
+and scopes Abort to the key's tenant.
 """
 import argparse
 import concurrent.futures
@@ -324,6 +326,47 @@ def main():
         # 9. SIGTERM drains and exits.
         router.send_signal(signal.SIGTERM)
         assert router.wait(timeout=60) == 0
+        checks += 1
+
+        # 10. API keys: a new router over the same workers, with a keys file.
+        keys_file = os.path.join(work, "api_keys")
+        with open(keys_file, "w") as f:
+            f.write("# test keys\nsk-soc-0123456789abcdef soc-team\nsk-any-0123456789abcdef *\n")
+        _, secured_port = start("secured", [
+            args.router, f"--tokenizer={model}", f"--preprocess=127.0.0.1:{preprocess_port}",
+            f"--worker_group_state={state}", "--kv_blocks=160", "--max_context=1024",
+            f"--api_keys_file={keys_file}"])
+        secured = gemma_service_pb2_grpc.GemmaStub(grpc.insecure_channel(f"127.0.0.1:{secured_port}"))
+        for metadata in [None, [("x-api-key", "sk-wrong-0123456789abcdef")],
+                         [("authorization", "Basic sk-soc-0123456789abcdef")]]:
+            try:
+                secured.GenerateUnary(request(prompts[5], 8), timeout=30, metadata=metadata)
+                raise AssertionError(f"served with {metadata}")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error
+                assert "0123456789" not in error.details(), error.details()
+        try:
+            secured.GetModelInfo(api.GetModelInfoRequest(), timeout=30)
+            raise AssertionError("GetModelInfo without a key")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error
+        soc = [("authorization", "Bearer sk-soc-0123456789abcdef")]
+        reply = secured.GenerateUnary(request(prompts[5], 8), timeout=120, metadata=soc)
+        assert list(reply.token_ids) == list(before.token_ids), "a keyed call differs"
+        # Abort is scoped to the key's tenant: the unbound key's request under another tenant is
+        # out of soc-team's reach.
+        other = secured.Generate(request(prompts[7], 400, request_id="shared-id", tenant="red-team"),
+                                 timeout=120, metadata=[("x-api-key", "sk-any-0123456789abcdef")])
+        next(other)
+        reply = secured.Abort(api.AbortRequest(request_ids=["shared-id"]), metadata=soc)
+        assert list(reply.not_found) == ["shared-id"], reply
+        reply = secured.Abort(api.AbortRequest(request_ids=["shared-id"]),
+                              metadata=[("x-api-key", "sk-any-0123456789abcdef")])
+        assert list(reply.aborted) == ["shared-id"], reply
+        last = None
+        for message in other:
+            last = message
+        assert last.finish_reason == api.FINISH_REASON_ABORT, last
         checks += 1
         print(f"router: {checks} end-to-end checks passed")
     finally:
