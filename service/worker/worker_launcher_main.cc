@@ -37,6 +37,8 @@ ABSL_FLAG(int64_t, stop_timeout_ms, 30000, "SIGTERM grace before SIGKILL");
 ABSL_FLAG(int, first_port, 0,
           "Rank r serves gRPC on first_port + r (0: free ports); a restarted group keeps its "
           "addresses, so the router reconnects");
+ABSL_FLAG(int, first_metrics_port, 0,
+          "Rank r serves /metrics on first_metrics_port + r (0: free ports)");
 
 namespace {
 
@@ -99,12 +101,14 @@ int main(int argc, char** argv) {
   const std::string dir = mkdtemp(dir_template);
   std::vector<pid_t> pids(world);
   const int first_port = absl::GetFlag(FLAGS_first_port);
+  const int first_metrics_port = absl::GetFlag(FLAGS_first_metrics_port);
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> args = {absl::StrCat("--rank=", r), absl::StrCat("--world_size=", world),
                                      "--rendezvous=" + store_address, "--group=" + group,
                                      absl::StrCat("--port=", first_port > 0 ? first_port + r : 0),
                                      absl::StrCat("--port_file=", dir, "/rank", r),
-                                     "--metrics_port=0",
+                                     absl::StrCat("--metrics_port=",
+                                                  first_metrics_port > 0 ? first_metrics_port + r : 0),
                                      absl::StrCat("--metrics_port_file=", dir, "/metrics", r)};
     for (size_t i = 1; i < rest.size(); ++i) args.push_back(rest[i]);
     pids[r] = Spawn(binary, args);

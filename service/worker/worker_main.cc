@@ -4,12 +4,16 @@
 // Health is NOT_SERVING until Warmup. Usually started by worker_launcher.
 #include <cstdlib>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "engine/model/gemma4.h"
 #include "engine/model/gemma4_drafter.h"
 #include "parallel/gloo_communicator.h"
+#include "parallel/rendezvous.h"
 #include "service/common/grpc_server.h"
 #include "service/common/log.h"
 #include "service/common/shutdown_signal.h"
@@ -28,6 +32,9 @@ ABSL_FLAG(int64_t, collective_timeout_ms, 30000,
           "Rendezvous and collective timeout: a dead peer turns into UNAVAILABLE after this");
 ABSL_FLAG(int64_t, kv_cache_mb, 256, "KV cache memory when Warmup names no pool sizes");
 ABSL_FLAG(int, block_size, 16, "Tokens per KV block");
+ABSL_FLAG(int, serve_rendezvous_port, 0,
+          "Also serve the group's rendezvous store on this port of --host (rank 0 of a group whose "
+          "ranks are in different pods; the others point --rendezvous at it)");
 
 int main(int argc, char** argv) {
   gemma::ShutdownSignal shutdown_signal;
@@ -40,6 +47,22 @@ int main(int argc, char** argv) {
   if (!options.ok()) {
     gemma::LogError(name, "%s", options.status().ToString());
     return EXIT_FAILURE;
+  }
+  // The store outlives the communicator: peers that connect late still find the keys.
+  gemma::parallel::RendezvousService rendezvous;
+  std::unique_ptr<grpc::Server> store;
+  if (absl::GetFlag(FLAGS_serve_rendezvous_port) > 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(
+        absl::StrCat(options->host, ":", absl::GetFlag(FLAGS_serve_rendezvous_port)),
+        grpc::InsecureServerCredentials());
+    builder.RegisterService(&rendezvous);
+    store = builder.BuildAndStart();
+    if (store == nullptr) {
+      gemma::LogError(name, "cannot serve the rendezvous store on port %d",
+                      absl::GetFlag(FLAGS_serve_rendezvous_port));
+      return EXIT_FAILURE;
+    }
   }
   std::unique_ptr<gemma::parallel::GlooCommunicator> communicator;
   if (world > 1) {

@@ -1,5 +1,6 @@
 """Multi-process tensor parallelism: CPU worker groups of 1, 2 and 4 ranks (started by
-worker_launcher, connected through its rendezvous store and Gloo) driven over gRPC the way the
+worker_launcher, connected through its rendezvous store and Gloo; and TP = 2 started rank by rank
+with rank 0 serving the store, as pods do) driven over gRPC the way the
 router drives them - every call to every rank at once.
 
 Checks: health is NOT_SERVING until Warmup and SERVING after; TP = 2 and 4 emit the same greedy
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "foreign_client"))
-from grpc_test_util import generate_stubs, health_status  # noqa: E402
+from grpc_test_util import generate_stubs, health_status, wait_for_port  # noqa: E402
 
 PROTOS = ["gemma/v1/sampling.proto", "gemma/preprocess/v1/media.proto",
           "gemma/worker/v1/worker.proto"]
@@ -70,6 +71,44 @@ class Group:
         code = self.process.wait(timeout=60)
         self.pool.shutdown()
         return code
+
+
+class DirectGroup(Group):
+    """Ranks started one by one, as pods of a multi-host group are: rank 0 serves the rendezvous
+    store (--serve_rendezvous_port) and every rank points --rendezvous at it."""
+
+    def __init__(self, args, work, world):
+        import grpc
+        from gemma.worker.v1 import worker_pb2_grpc
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            store = s.getsockname()[1]
+        self.processes, self.ranks = [], []
+        for rank in range(world):
+            port_file = os.path.join(work, f"direct{world}.rank{rank}")
+            command = [args.worker, f"--rank={rank}", f"--world_size={world}", f"--model={args.model}",
+                       f"--rendezvous=127.0.0.1:{store}", "--group=pods", "--port=0",
+                       f"--port_file={port_file}", "--metrics_port=0",
+                       f"--metrics_port_file={port_file}.metrics", "--collective_timeout_ms=4000"]
+            if rank == 0:
+                command.append(f"--serve_rendezvous_port={store}")
+            self.processes.append(subprocess.Popen(command, env=dict(os.environ, OMP_NUM_THREADS="1")))
+        for rank, process in enumerate(self.processes):
+            port = wait_for_port(os.path.join(work, f"direct{world}.rank{rank}"), process, timeout_s=120)
+            metrics = int(open(os.path.join(work, f"direct{world}.rank{rank}.metrics")).read())
+            self.ranks.append({"rank": rank, "pid": process.pid, "address": f"127.0.0.1:{port}",
+                               "metrics_port": metrics})
+        self.channels = [grpc.insecure_channel(r["address"]) for r in self.ranks]
+        self.stubs = [worker_pb2_grpc.WorkerStub(c) for c in self.channels]
+        self.pool = concurrent.futures.ThreadPoolExecutor(len(self.ranks))
+
+    def stop(self):
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=60) for process in self.processes]
+        self.pool.shutdown()
+        return max(codes)
 
 
 def blocks(pb, first, count):
@@ -201,6 +240,14 @@ def main():
         print(f"TP={world}: tokens {tokens}; RSS per rank (MiB, total/file-backed) "
               f"{[(round(t / 1024), round(f / 1024)) for t, f in rss]}; "
               f"communication {communication / 1e6:.1f} ms")
+    # Ranks in separate "pods": rank 0 serves the store; same tokens as one rank.
+    direct = DirectGroup(args, work, 2)
+    try:
+        tokens = run_scenario(direct, worker_pb2, media_pb2, sampling_pb2)[0]
+    finally:
+        assert direct.stop() == 0, "directly started ranks did not stop cleanly"
+    assert tokens == results[1][0], f"ranks with rank 0's store: {tokens} != TP=1 {results[1][0]}"
+    print(f"TP=2 started as separate ranks (rank 0 serves the rendezvous store): tokens {tokens}")
     for world in (2, 4):
         assert results[world][0] == results[1][0], \
             f"TP={world} tokens {results[world][0]} != TP=1 {results[1][0]}"
