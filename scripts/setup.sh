@@ -35,6 +35,10 @@ apt_packages=(
   python3-numpy python3-pil python3-scipy python3-soundfile python3-jinja2
 )
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
+# kubectl renders the k8s overlays (kubectl kustomize); machines of this kind ship a recent one.
+# Debian's kubernetes-client is the fallback (its kustomize predates components: the k8s test
+# then fails and says why).
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 
 missing=()
 for package in "${apt_packages[@]}"; do
