@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/speculative_step.h"
@@ -90,7 +91,21 @@ WorkerService::WorkerService(const Gemma4Model& model, const Drafter* drafter,
                            ->AddGauge("gemma_worker_sequences", "Sequences held.", {"rank"})
                            ->WithLabels({rank_label_})),
       kv_blocks_(registry->AddGauge("gemma_worker_kv_cache_blocks",
-                                    "KV cache pool sizes in blocks.", {"rank", "pool"})) {}
+                                    "KV cache pool sizes in blocks.", {"rank", "pool"})),
+      kv_blocks_used_(registry->AddGauge("gemma_worker_kv_cache_blocks_used",
+                                         "KV blocks the held sequences' tables reference.",
+                                         {"rank", "pool"})) {}
+
+void WorkerService::UpdateHeld() {
+  sequences_gauge_->Set(static_cast<double>(sequences_.size()));
+  std::set<int32_t> full, sliding;
+  for (const auto& [id, sequence] : sequences_) {
+    full.insert(sequence->blocks.full.begin(), sequence->blocks.full.end());
+    sliding.insert(sequence->blocks.sliding.begin(), sequence->blocks.sliding.end());
+  }
+  kv_blocks_used_->WithLabels({rank_label_, "full"})->Set(static_cast<double>(full.size()));
+  kv_blocks_used_->WithLabels({rank_label_, "sliding"})->Set(static_cast<double>(sliding.size()));
+}
 
 void WorkerService::Observe(const worker::v1::StepRequest& request,
                             const worker::v1::StepResponse& response) {
@@ -292,7 +307,7 @@ grpc::Status WorkerService::Step(grpc::ServerContext*, const worker::v1::StepReq
   response->mutable_timings()->set_total_ns(NanosSince(start));
   if (!status.ok()) response->clear_outputs();
   if (status.ok()) Observe(*request, *response);
-  sequences_gauge_->Set(static_cast<double>(sequences_.size()));
+  UpdateHeld();
   return ToGrpcStatus(status);
 }
 
@@ -436,7 +451,7 @@ grpc::Status WorkerService::Release(grpc::ServerContext*, const worker::v1::Rele
   uint32_t released = 0;
   for (uint64_t id : request->sequence_ids()) released += sequences_.erase(id);
   response->set_num_released(released);
-  sequences_gauge_->Set(static_cast<double>(sequences_.size()));
+  UpdateHeld();
   return grpc::Status::OK;
 }
 
@@ -445,7 +460,7 @@ grpc::Status WorkerService::ClearCache(grpc::ServerContext*, const worker::v1::C
   absl::MutexLock lock(&mutex_);
   response->set_num_released(static_cast<uint32_t>(sequences_.size()));
   sequences_.clear();
-  sequences_gauge_->Set(0);
+  UpdateHeld();
   return grpc::Status::OK;
 }
 

@@ -92,6 +92,8 @@ class WorkerService final : public worker::v1::Worker::Service {
   parallel::Communicator* const communicator_;  // Null without tensor parallelism.
 
   void Observe(const worker::v1::StepRequest& request, const worker::v1::StepResponse& response);
+  // Sequences held and the KV blocks their tables reference, per pool.
+  void UpdateHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const std::string rank_label_;
   monitoring::HistogramFamily* step_seconds_;
@@ -102,6 +104,7 @@ class WorkerService final : public worker::v1::Worker::Service {
   monitoring::Counter* accepted_tokens_;
   monitoring::Gauge* sequences_gauge_;
   monitoring::GaugeFamily* kv_blocks_;
+  monitoring::GaugeFamily* kv_blocks_used_;
 
   mutable absl::Mutex mutex_;
   std::optional<KvCache> cache_ ABSL_GUARDED_BY(mutex_);

@@ -141,6 +141,16 @@ def main():
         check_cluster_metrics(work, stub, api, content, sampling, metrics_ports)
         checks += 1
 
+        def router_kv_free(timeout_s=10):
+            """Waits until the router accounts no KV block in use (vllm:kv_cache_usage_perc 0)."""
+            deadline = time.time() + timeout_s
+            while True:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_ports['router']}/metrics").read().decode()
+                usage = [float(l.split()[-1]) for l in text.splitlines() if l.startswith("vllm:kv_cache_usage_perc{")]
+                if usage == [0.0] or time.time() > deadline:
+                    return usage == [0.0]
+                time.sleep(0.1)
+
         def request(prompt, max_tokens=12, **extra):
             return api.GenerateRequest(
                 prompt=prompt, sampling=sampling.SamplingParams(temperature=0, seed=5),
@@ -245,6 +255,7 @@ def main():
         thread.join(timeout=60)
         assert aborted["result"][2].finish_reason == api.FINISH_REASON_ABORT
         assert workers_idle(ranks), "workers still hold sequences after cancel and Abort"
+        assert router_kv_free(), "the router still accounts KV blocks after cancel and Abort"
         checks += 1
 
         # Deadline: a long generation with a short deadline ends DEADLINE_EXCEEDED, state freed.
@@ -254,6 +265,7 @@ def main():
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
         assert workers_idle(ranks), "workers still hold sequences after the deadline"
+        assert router_kv_free(), "the router still accounts KV blocks after the deadline"
 
         # Queue overflow: more waiting requests than --max_queue are refused with a retry hint.
         calls = [stub.Generate(request(prompts[i % 64], 200), timeout=120) for i in range(120)]
@@ -267,6 +279,7 @@ def main():
             call.cancel()
         assert overflow["refused"] > 0 and overflow["trailer"] == "1000", overflow
         assert workers_idle(ranks, timeout_s=60), "workers still hold sequences after the overflow"
+        assert router_kv_free(), "the router still accounts KV blocks after the overflow"
         checks += 1
 
         # 6. Bad input names the field.
@@ -306,6 +319,7 @@ def main():
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.UNAVAILABLE, error
         assert health_status(channel) == "NOT_SERVING"
+        assert router_kv_free(), "the failed group's KV blocks are still accounted"
         try:
             stub.GenerateUnary(request(prompts[5], 8), timeout=30)
             raise AssertionError("served without a worker group")

@@ -181,6 +181,14 @@ def run_scenario(group, pb, media_pb, sampling_pb):
             else:
                 assert not output.logprobs
         communication += sum(r.timings.all_reduce_ns for r in replies)
+    import urllib.request
+
+    def gauge(rank_entry, series):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{rank_entry['metrics_port']}/metrics",
+                                      timeout=5).read().decode()
+        return [float(l.split()[-1]) for l in text.splitlines() if l.startswith(series + " ")]
+    for r in group.ranks:  # Two sequences of 8 full blocks each are held.
+        assert gauge(r, f'gemma_worker_kv_cache_blocks_used{{rank="{r["rank"]}",pool="full"}}') == [16]
     released = group.all("Release", pb.ReleaseRequest(sequence_ids=[1, 2, 99]))
     assert all(r.num_released == 2 for r in released), released
     # Validation happens on every rank before any collective: no rank waits for the others.
@@ -201,7 +209,8 @@ def run_scenario(group, pb, media_pb, sampling_pb):
                 (f'gemma_worker_step_seconds_count{{rank="{rank}",kind="prefill"}}', 1),
                 (f'gemma_worker_step_seconds_count{{rank="{rank}",kind="decode"}}', DECODE_STEPS),
                 (f'gemma_worker_kv_cache_blocks{{rank="{rank}",pool="full"}}', 64),
-                (f'gemma_worker_sequences{{rank="{rank}"}}', 0)]:
+                (f'gemma_worker_sequences{{rank="{rank}"}}', 0),
+                (f'gemma_worker_kv_cache_blocks_used{{rank="{rank}",pool="full"}}', 0)]:
             line = [l for l in text.splitlines() if l.startswith(series + " ")]
             assert line and float(line[0].split()[-1]) == value, (series, line)
     health = group.all("Health", pb.HealthRequest())
