@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   gemma::SchedulerOptions scheduling;
   scheduling.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   scheduling.max_running = absl::GetFlag(FLAGS_max_running);
+  scheduling.max_waiting = absl::GetFlag(FLAGS_max_queue);
   scheduling.max_context = std::min<int>(absl::GetFlag(FLAGS_max_context), info->max_position());
   scheduling.kv = {static_cast<int>(geometry->block_size()),
                    static_cast<int>(geometry->num_full_blocks()),
@@ -129,7 +130,6 @@ int main(int argc, char** argv) {
   router.architecture = info->architecture();
   router.max_context = scheduling.max_context;
   router.default_max_tokens = absl::GetFlag(FLAGS_default_max_tokens);
-  router.max_queue = absl::GetFlag(FLAGS_max_queue);
   router.tensor_parallel_size = workers.world_size();
   router.kv_block_size = geometry->block_size();
   router.num_kv_blocks = geometry->num_full_blocks();

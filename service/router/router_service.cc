@@ -179,13 +179,9 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
   }
   request->logprobs = in.logprobs().logprobs();
   request->top_logprobs = in.logprobs().top_logprobs();
-  if (scheduler_->num_waiting() >= options_.max_queue) {
-    grpc::Status busy(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      absl::StrCat("the queue is full (", options_.max_queue,
-                                   " waiting requests); retry after about 1 s"));
-    context->AddTrailingMetadata("retry-after-ms", "1000");
-    *queue_full = true;
-    return busy;
+  // Fast path: a full queue refuses before preprocessing (Submit enforces the bound exactly).
+  if (scheduler_->num_waiting() >= scheduler_->max_waiting()) {
+    return QueueFull(context, queue_full);
   }
 
   // Preprocess: template, tokens, media.
@@ -234,10 +230,19 @@ grpc::Status RouterService::Start(grpc::ServerContext* context, const v1::Genera
   absl::Status submitted = scheduler_->Submit(request);
   if (!submitted.ok()) {
     Forget(*request);
+    if (Scheduler::IsQueueFull(submitted)) return QueueFull(context, queue_full);
     return ToGrpcStatus(submitted);
   }
   *call_out = std::move(call);
   return grpc::Status::OK;
+}
+
+grpc::Status RouterService::QueueFull(grpc::ServerContext* context, bool* queue_full) const {
+  context->AddTrailingMetadata("retry-after-ms", "1000");
+  *queue_full = true;
+  return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("the queue is full (", scheduler_->max_waiting(),
+                       " waiting requests); retry after about 1 s")};
 }
 
 void RouterService::Forget(const ScheduledRequest& request) {

@@ -33,7 +33,6 @@ struct RouterOptions {
   uint32_t default_max_tokens = 512;
   uint32_t max_stop_strings = 16;
   uint32_t max_top_logprobs = 20;
-  int max_queue = 1024;  // Waiting requests before RESOURCE_EXHAUSTED.
   std::vector<int32_t> end_of_turn_ids = {1, 106};
   uint32_t tensor_parallel_size = 1;
   uint32_t kv_block_size = 16;
@@ -74,6 +73,8 @@ class RouterService final : public v1::Gemma::Service {
   grpc::Status StartCounted(grpc::ServerContext* context, const v1::GenerateRequest& request,
                             std::shared_ptr<Call>* call);
   void Forget(const ScheduledRequest& request);
+  // RESOURCE_EXHAUSTED with the retry-after-ms trailer.
+  grpc::Status QueueFull(grpc::ServerContext* context, bool* queue_full) const;
   // OK (with the key's tenant, if bound) or UNAUTHENTICATED.
   grpc::Status Authenticate(const grpc::ServerContext& context,
                             std::optional<std::string>* tenant) const;

@@ -10,6 +10,8 @@
 namespace gemma {
 namespace {
 
+constexpr char kQueueFullPayload[] = "type.gemma-serve/queue_full";
+
 int64_t Micros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
 // Content keys: token ids; at media positions a digest of the media's bytes and the index in it
@@ -88,9 +90,20 @@ absl::Status Scheduler::Submit(std::shared_ptr<ScheduledRequest> request) {
   }
   request->prompt_keys = PromptKeys(request->prompt, request->media);
   absl::MutexLock lock(&mutex_);
+  // Under the mutex, so concurrent submitters cannot overshoot the bound together.
+  if (num_waiting_.load() >= options_.max_waiting) {
+    absl::Status full = absl::ResourceExhaustedError(
+        absl::StrCat("the queue is full (", options_.max_waiting, " waiting requests)"));
+    full.SetPayload(kQueueFullPayload, absl::Cord("1"));
+    return full;
+  }
   incoming_.push_back(std::move(request));
   ++num_waiting_;
   return absl::OkStatus();
+}
+
+bool Scheduler::IsQueueFull(const absl::Status& status) {
+  return status.GetPayload(kQueueFullPayload).has_value();
 }
 
 double Scheduler::kv_usage() const { return kv_usage_.load(); }
@@ -174,10 +187,10 @@ void Scheduler::FlushReleases() {
 }
 
 void Scheduler::UpdateGauges() {
-  num_waiting_ = waiting_.size() + [&] {
-    absl::MutexLock lock(&mutex_);
-    return static_cast<int>(incoming_.size());
-  }();
+  {
+    absl::MutexLock lock(&mutex_);  // Submit's bound reads it under the same mutex.
+    num_waiting_ = waiting_.size() + static_cast<int>(incoming_.size());
+  }
   num_running_ = static_cast<int>(running_.size());
   kv_usage_ = blocks_->full_usage();
   if (metrics_ == nullptr) return;

@@ -59,6 +59,7 @@ class StepExecutor {
 struct SchedulerOptions {
   int max_batch_tokens = 512;  // Prefill + decode + draft positions per step.
   int max_running = 64;        // Sequences holding KV at once.
+  int max_waiting = 1024;      // Queued requests before Submit refuses (RESOURCE_EXHAUSTED).
   int max_context = 4096;      // Prompt plus output positions.
   KvCacheOptions kv;           // Pool sizes (the minimum over ranks after Warmup).
   int sliding_window = 0;
@@ -72,13 +73,16 @@ class Scheduler {
   Scheduler(StepExecutor* executor, SchedulerOptions options, RouterMetrics* metrics = nullptr);
 
   // INVALID_ARGUMENT when the prompt cannot fit the context, RESOURCE_EXHAUSTED when it cannot
-  // fit the KV pools at all, UNAVAILABLE while the worker group is down.
+  // fit the KV pools at all or max_waiting requests wait already (IsQueueFull tells which),
+  // UNAVAILABLE while the worker group is down.
   absl::Status Submit(std::shared_ptr<ScheduledRequest> request);
+  static bool IsQueueFull(const absl::Status& status);
   // Runs one step if there is work. Returns false when idle (nothing waiting or running, or the
   // group is down).
   bool RunOnce();
 
   int num_waiting() const { return num_waiting_.load(); }
+  int max_waiting() const { return options_.max_waiting; }
   int num_running() const { return num_running_.load(); }
   double kv_usage() const;  // Full-attention pool.
   int64_t preemptions() const { return preemptions_.load(); }

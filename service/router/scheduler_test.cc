@@ -92,6 +92,7 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions options;
     options.max_batch_tokens = max_batch_tokens;
     options.max_running = max_running;
+    options.max_waiting = max_waiting_;
     options.kv = {kBlock, blocks, blocks};
     options.sliding_window = model->config().sliding_window;
     options.max_context = 1024;
@@ -171,6 +172,7 @@ class SchedulerTest : public ::testing::Test {
 
   static Gemma4Model* model_;
   int finished_ = 0;
+  int max_waiting_ = 1024;  // For the next Start.
   std::unique_ptr<monitoring::Registry> registry_;
   std::unique_ptr<RouterMetrics> metrics_;
   std::unique_ptr<WorkerService> service_;
@@ -252,6 +254,28 @@ TEST_F(SchedulerTest, CancelFreesEverythingAndOversizedPromptsAreRefused) {
             absl::StatusCode::kResourceExhausted);  // 38 blocks > 32.
   EXPECT_EQ(scheduler_->Submit(Request({}, 1, &unused)).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SchedulerTest, AFullQueueRefusesExactlyPastItsBound) {
+  max_waiting_ = 3;
+  Start(32);
+  std::vector<Result> results(5);
+  std::vector<absl::Status> statuses;
+  for (int i = 0; i < 5; ++i) statuses.push_back(scheduler_->Submit(Request(Prompt(8, i), 2, &results[i])));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(statuses[i].ok()) << i;
+  for (int i = 3; i < 5; ++i) {
+    EXPECT_EQ(statuses[i].code(), absl::StatusCode::kResourceExhausted) << i;
+    EXPECT_TRUE(Scheduler::IsQueueFull(statuses[i])) << i;
+  }
+  // Too large for the pool is RESOURCE_EXHAUSTED too, but not a full queue.
+  Result big;
+  const absl::Status too_big = scheduler_->Submit(Request(Prompt(600, 1), 1, &big));  // 38 > 32.
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(Scheduler::IsQueueFull(too_big));
+  RunUntilIdle();
+  EXPECT_TRUE(scheduler_->Submit(Request(Prompt(8, 9), 2, &results[3])).ok());  // Room again.
+  RunUntilIdle();
+  EXPECT_EQ(results[3].tokens.size(), 2u);
 }
 
 TEST_F(SchedulerTest, BetterPriorityPreemptsAndFinishesFirst) {
