@@ -13,10 +13,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
+#include "client/channel.h"
 #include "gemma/v1/gemma_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50050", "Router address");
 ABSL_FLAG(std::string, system, "", "System prompt");
 ABSL_FLAG(std::vector<std::string>, image, {}, "Image files (PNG, JPEG, WebP)");
 ABSL_FLAG(std::vector<std::string>, audio, {}, "Audio files (WAV, FLAC)");
@@ -65,11 +65,18 @@ int main(int argc, char** argv) {
   request.mutable_stopping()->set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
   for (const std::string& stop : absl::GetFlag(FLAGS_stop)) request.mutable_stopping()->add_stop(stop);
 
-  grpc::ChannelArguments arguments;
-  arguments.SetMaxSendMessageSize(64 << 20);
-  auto stub = gemma::v1::Gemma::NewStub(grpc::CreateCustomChannel(
-      absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials(), arguments));
+  absl::StatusOr<gemma::ClientChannelOptions> channel_options =
+      gemma::ClientChannelOptionsFromFlags();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      channel_options.ok() ? gemma::MakeClientChannel(*channel_options)
+                           : absl::StatusOr<std::shared_ptr<grpc::Channel>>(channel_options.status());
+  if (!channel.ok()) {
+    std::cerr << channel.status() << "\n";
+    return 2;
+  }
+  auto stub = gemma::v1::Gemma::NewStub(*channel);
   grpc::ClientContext context;
+  gemma::Authorize(*channel_options, &context);
   std::unique_ptr<grpc::ClientReader<gemma::v1::GenerateResponse>> reader =
       stub->Generate(&context, request);
   gemma::v1::GenerateResponse message, last;

@@ -22,10 +22,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/channel.h"
 #include "client/load_stats.h"
 #include "gemma/v1/gemma_service.grpc.pb.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50050", "Router address");
 ABSL_FLAG(int, requests, 100, "Requests to send");
 ABSL_FLAG(int, concurrency, 4, "Closed loop: clients; open loop: most requests in flight");
 ABSL_FLAG(double, rate, 0, "Open loop: Poisson arrivals per second (0: closed loop)");
@@ -80,11 +80,14 @@ gemma::v1::GenerateRequest MakeRequest(int index) {
   return request;
 }
 
+gemma::ClientChannelOptions channel_options;
+
 // One streamed request, timed from `sent` (its arrival; earlier than now when it had to wait).
 gemma::RequestSample Run(gemma::v1::Gemma::Stub& stub, const gemma::v1::GenerateRequest& request,
                          Clock::time_point sent) {
   gemma::RequestSample sample;
   grpc::ClientContext context;
+  gemma::Authorize(channel_options, &context);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   auto reader = stub.Generate(&context, request);
   gemma::v1::GenerateResponse message;
@@ -122,14 +125,22 @@ int main(int argc, char** argv) {
   const int total = absl::GetFlag(FLAGS_requests);
   const int concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
   const double rate = absl::GetFlag(FLAGS_rate);
-  grpc::ChannelArguments arguments;
-  arguments.SetMaxSendMessageSize(64 << 20);
+  absl::StatusOr<gemma::ClientChannelOptions> options = gemma::ClientChannelOptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << options.status() << "\n";
+    return 2;
+  }
+  channel_options = *options;
   // Each client its own channel (its own HTTP/2 connection), as independent callers would be.
   std::vector<std::unique_ptr<gemma::v1::Gemma::Stub>> stubs;
   for (int i = 0; i < concurrency; ++i) {
-    arguments.SetInt("gemma.loadgen.client", i);  // Distinct arguments: distinct connections.
-    stubs.push_back(gemma::v1::Gemma::NewStub(grpc::CreateCustomChannel(
-        absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials(), arguments)));
+    channel_options.channel_index = i;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = gemma::MakeClientChannel(channel_options);
+    if (!channel.ok()) {
+      std::cerr << channel.status() << "\n";
+      return 2;
+    }
+    stubs.push_back(gemma::v1::Gemma::NewStub(*channel));
   }
   for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) {
     const gemma::RequestSample warm = Run(*stubs[0], MakeRequest(-1 - i), Clock::now());

@@ -71,7 +71,7 @@ def free_port_pair():
 def main():
     parser = argparse.ArgumentParser()
     for flag in ("router", "preprocess", "launcher", "worker", "make_checkpoint", "generate",
-                 "proto_root"):
+                 "proto_root", "client", "tls_dir"):
         parser.add_argument("--" + flag, required=True)
     parser.add_argument("--npm_dir", default=os.environ.get("GEMMA_NPM_DIR", "/var/cache/gemma-serve/npm"))
     args = parser.parse_args()
@@ -342,15 +342,19 @@ def main():
         assert router.wait(timeout=60) == 0
         checks += 1
 
-        # 10. API keys: a new router over the same workers, with a keys file.
+        # 10. API keys and TLS: a new router over the same workers, with a keys file and a
+        # certificate; python3-grpcio and the project's CLI over TLS.
         keys_file = os.path.join(work, "api_keys")
         with open(keys_file, "w") as f:
             f.write("# test keys\nsk-soc-0123456789abcdef soc-team\nsk-any-0123456789abcdef *\n")
         _, secured_port = start("secured", [
             args.router, f"--tokenizer={model}", f"--preprocess=127.0.0.1:{preprocess_port}",
             f"--worker_group_state={state}", "--kv_blocks=160", "--max_context=1024",
-            f"--api_keys_file={keys_file}"])
-        secured = gemma_service_pb2_grpc.GemmaStub(grpc.insecure_channel(f"127.0.0.1:{secured_port}"))
+            f"--api_keys_file={keys_file}", f"--tls_cert={args.tls_dir}/server.pem",
+            f"--tls_key={args.tls_dir}/server.key"])
+        roots = open(f"{args.tls_dir}/ca.pem", "rb").read()
+        secured = gemma_service_pb2_grpc.GemmaStub(grpc.secure_channel(
+            f"localhost:{secured_port}", grpc.ssl_channel_credentials(root_certificates=roots)))
         for metadata in [None, [("x-api-key", "sk-wrong-0123456789abcdef")],
                          [("authorization", "Basic sk-soc-0123456789abcdef")]]:
             try:
@@ -381,6 +385,19 @@ def main():
         for message in other:
             last = message
         assert last.finish_reason == api.FINISH_REASON_ABORT, last
+        # The CLI: TLS with the test CA and the key from the environment; refused without it.
+        cli = [args.client, f"--server=localhost:{secured_port}", f"--tls_ca={args.tls_dir}/ca.pem",
+               "--max_tokens=3", "--ignore_eos", "Hello"]
+        ok = subprocess.run(cli, capture_output=True, text=True, timeout=120,
+                            env=dict(env, GEMMA_API_KEY="sk-soc-0123456789abcdef"))
+        assert ok.returncode == 0 and "generated 3" in ok.stderr, ok.stderr
+        refused = subprocess.run(cli, capture_output=True, text=True, timeout=120, env=env)
+        assert refused.returncode != 0 and "unknown API key" not in refused.stderr and \
+            "missing API key" in refused.stderr, refused.stderr
+        plaintext = subprocess.run([args.client, f"--server=127.0.0.1:{secured_port}", "Hello"],
+                                   capture_output=True, text=True, timeout=60,
+                                   env=dict(env, GEMMA_API_KEY="sk-soc-0123456789abcdef"))
+        assert plaintext.returncode != 0, "a plaintext client reached the TLS listener"
         checks += 1
         print(f"router: {checks} end-to-end checks passed")
     finally:

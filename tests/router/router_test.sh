@@ -9,4 +9,6 @@ exec /usr/bin/python3 "$here/router_check.py" \
   --worker "$here/../../service/worker/worker" \
   --make_checkpoint "$here/../../engine/tools/make_test_checkpoint" \
   --generate "$here/../../engine/tools/generate" \
-  --proto_root "$here/../../proto"
+  --proto_root "$here/../../proto" \
+  --client "$here/../../client/gemma_client" \
+  --tls_dir "$here/../testdata/tls"
