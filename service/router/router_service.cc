@@ -114,7 +114,7 @@ grpc::Status RouterService::StartCounted(grpc::ServerContext* context,
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::ALREADY_EXISTS:
     case grpc::StatusCode::RESOURCE_EXHAUSTED: reason = Rejection::kInvalidArgument; break;
-    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::UNAUTHENTICATED: return status;  // Counted by Authenticate.
     case grpc::StatusCode::PERMISSION_DENIED: reason = Rejection::kUnauthenticated; break;
     case grpc::StatusCode::DEADLINE_EXCEEDED: reason = Rejection::kDeadline; break;
     case grpc::StatusCode::UNAVAILABLE: reason = Rejection::kUnavailable; break;
@@ -255,7 +255,10 @@ grpc::Status RouterService::Authenticate(const grpc::ServerContext& context,
   tenant->reset();
   if (api_keys_ == nullptr) return grpc::Status::OK;
   absl::StatusOr<Caller> caller = api_keys_->Authenticate(context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok()) {
+    if (metrics_ != nullptr) metrics_->AddRejection(Rejection::kUnauthenticated);
+    return ToGrpcStatus(caller.status());
+  }
   *tenant = caller->tenant;
   return grpc::Status::OK;
 }
@@ -333,10 +336,7 @@ grpc::Status RouterService::Abort(grpc::ServerContext* context, const v1::AbortR
                                   v1::AbortResponse* response) {
   std::optional<std::string> bound;
   grpc::Status status = Authenticate(*context, &bound);
-  if (!status.ok()) {
-    if (metrics_ != nullptr) metrics_->AddRejection(Rejection::kUnauthenticated);
-    return status;
-  }
+  if (!status.ok()) return status;
   absl::MutexLock lock(&mutex_);
   for (const std::string& id : request->request_ids()) {
     // A caller bound to a tenant reaches that tenant's requests only; others any tenant's.

@@ -75,7 +75,7 @@ class RouterService final : public v1::Gemma::Service {
   void Forget(const ScheduledRequest& request);
   // RESOURCE_EXHAUSTED with the retry-after-ms trailer.
   grpc::Status QueueFull(grpc::ServerContext* context, bool* queue_full) const;
-  // OK (with the key's tenant, if bound) or UNAUTHENTICATED.
+  // OK (with the key's tenant, if bound) or UNAUTHENTICATED (counted as a rejection).
   grpc::Status Authenticate(const grpc::ServerContext& context,
                             std::optional<std::string>* tenant) const;
 

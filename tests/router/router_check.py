@@ -351,7 +351,8 @@ def main():
             args.router, f"--tokenizer={model}", f"--preprocess=127.0.0.1:{preprocess_port}",
             f"--worker_group_state={state}", "--kv_blocks=160", "--max_context=1024",
             f"--api_keys_file={keys_file}", f"--tls_cert={args.tls_dir}/server.pem",
-            f"--tls_key={args.tls_dir}/server.key"])
+            f"--tls_key={args.tls_dir}/server.key", "--metrics_port=0",
+            f"--metrics_port_file={work}/secured.metrics"])
         roots = open(f"{args.tls_dir}/ca.pem", "rb").read()
         secured = gemma_service_pb2_grpc.GemmaStub(grpc.secure_channel(
             f"localhost:{secured_port}", grpc.ssl_channel_credentials(root_certificates=roots)))
@@ -398,6 +399,12 @@ def main():
                                    capture_output=True, text=True, timeout=60,
                                    env=dict(env, GEMMA_API_KEY="sk-soc-0123456789abcdef"))
         assert plaintext.returncode != 0, "a plaintext client reached the TLS listener"
+        # Three keyless or wrong-key Generate calls, GetModelInfo, the keyless CLI: five refusals.
+        secured_metrics = int(open(f"{work}/secured.metrics").read())
+        text = urllib.request.urlopen(f"http://127.0.0.1:{secured_metrics}/metrics").read().decode()
+        series = 'gemma_router_rejections_total{model_name="gemma-4-12b",reason="unauthenticated"}'
+        counted = [float(l.split()[-1]) for l in text.splitlines() if l.startswith(series + " ")]
+        assert counted == [5.0], (series, counted)
         checks += 1
         print(f"router: {checks} end-to-end checks passed")
     finally:
