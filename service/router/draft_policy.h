@@ -57,7 +57,6 @@ class DraftPolicy {
   const AcceptanceStats& global() const { return global_; }
   // accepted_per_position()[i]: drafts at index i (0-based) that were accepted.
   const std::vector<int64_t>& accepted_per_position() const { return accepted_per_position_; }
-  const DraftPolicyOptions& options() const { return options_; }
 
   // Expected tokens per unit cost of k drafts at acceptance `rate` in a batch of `decode_batch`.
   double Gain(int k, double rate, int decode_batch) const;

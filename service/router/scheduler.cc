@@ -199,14 +199,14 @@ void Scheduler::UpdateGauges() {
   metrics_->SetKvBlocks(full.num_used(), full.num_free(), sliding.num_used(), sliding.num_free());
 }
 
-ScheduledRequest* Scheduler::Victim(const ScheduledRequest* keep) const {
+ScheduledRequest* Scheduler::Victim(ScheduledRequest* keep) const {
   ScheduledRequest* victim = nullptr;
   for (const std::shared_ptr<ScheduledRequest>& r : running_) {  // Later admitted wins ties.
     if (r->sequence_id == 0 || r->planned || r.get() == keep) continue;
     if (victim == nullptr || r->priority >= victim->priority) victim = r.get();
   }
   if (keep != nullptr && (victim == nullptr || victim->priority < keep->priority)) {
-    return const_cast<ScheduledRequest*>(keep);
+    return keep;
   }
   return victim;
 }

@@ -100,7 +100,7 @@ class Scheduler {
   void FreeSequence(ScheduledRequest& request);
   // The running sequence to preempt for `keep`: worst priority, latest admitted, not planned in
   // this step; `keep` itself when every other candidate has a better priority. Null: none.
-  ScheduledRequest* Victim(const ScheduledRequest* keep) const;
+  ScheduledRequest* Victim(ScheduledRequest* keep) const;
   void Preempt(ScheduledRequest* victim);
   void PreemptForPriority();
   void DropCancelled();
