@@ -173,7 +173,9 @@ TEST_F(SpeculativeStepTest, PerfectAndHalfRightDraftsStayLosslessAndSaveSteps) {
     EXPECT_EQ(accepted, steps * k) << "a perfect drafter has every draft accepted";
     EXPECT_LE(steps, (29 + k) / (k + 1));
     EXPECT_EQ(Speculative(prompt, 30, half, k, &accepted, &steps), reference) << k;
-    if (k > 1) EXPECT_EQ(accepted, steps) << "exactly the first draft of each step is right";
+    if (k > 1) {
+      EXPECT_EQ(accepted, steps) << "exactly the first draft of each step is right";
+    }
   }
 }
 

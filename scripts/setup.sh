@@ -82,15 +82,20 @@ fi
 "$npm_dir/node_modules/.bin/buf" --version >/dev/null
 
 # Reference files from the llama.cpp source bundled in node-llama-cpp (read, never compiled in):
-# the real Gemma 4 vocabulary with its HF-generated tokenizer vectors, and the chat template.
+# the real Gemma 4 vocabulary with its HF-generated tokenizer vectors, the chat template, and
+# the public headers of the bundled libllama (tests/llama_parity builds a small driver of the
+# MTP draft API, which node-llama-cpp does not expose, against the prebuilt library).
 llama_dir=$cache/llama.cpp
 llama_files=(models/ggml-vocab-gemma-4.gguf models/ggml-vocab-gemma-4.gguf.inp
-  models/ggml-vocab-gemma-4.gguf.out models/templates/google-gemma-4-31B-it.jinja)
+  models/ggml-vocab-gemma-4.gguf.out models/templates/google-gemma-4-31B-it.jinja
+  include/llama.h src/llama-ext.h ggml/include/ggml.h ggml/include/ggml-cpu.h
+  ggml/include/ggml-backend.h ggml/include/ggml-opt.h ggml/include/ggml-alloc.h
+  ggml/include/gguf.h)
 bundle="$npm_dir/node_modules/node-llama-cpp/llama/gitRelease.bundle"
 bundle_stamp="$llama_dir/.bundle.sha256"
-want=$(sha256sum "$bundle" | cut -d' ' -f1)
+want="$(sha256sum "$bundle" | cut -d' ' -f1) ${llama_files[*]}"
 if [[ ! -f "$bundle_stamp" || "$(cat "$bundle_stamp")" != "$want" ]]; then
-  say "extracting the Gemma 4 vocabulary from the llama.cpp bundle"
+  say "extracting the Gemma 4 vocabulary and libllama's headers from the llama.cpp bundle"
   rm -rf "$llama_dir"
   git clone -q --no-checkout "$bundle" "$llama_dir" </dev/null
   git -C "$llama_dir" -c advice.detachedHead=false checkout -q HEAD -- "${llama_files[@]}"

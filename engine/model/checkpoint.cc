@@ -24,7 +24,12 @@ struct NamePair {
 constexpr NamePair kGlobalNames[] = {
     {"embed_tokens.weight", "token_embd.weight"},
     {"norm.weight", "output_norm.weight"},
+    // MTP drafters (llama.cpp's gemma4-assistant names).
+    {"pre_projection.weight", "nextn.pre_projection.weight"},
+    {"post_projection.weight", "nextn.post_projection.weight"},
 };
+// Drafter tensors that HF stores at the top level, outside the language model's prefix.
+constexpr const char* kUnprefixedHfNames[] = {"pre_projection.weight", "post_projection.weight"};
 constexpr NamePair kLayerNames[] = {
     {"input_layernorm.weight", "attn_norm.weight"},
     {"self_attn.q_proj.weight", "attn_q.weight"},
@@ -91,13 +96,10 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
     }
     return checkpoint;
   }
-  if (drafter) {
-    return absl::UnimplementedError(
-        absl::StrCat(path, ": drafters load from Hugging Face directories only"));
-  }
   absl::StatusOr<GgufFile> gguf = GgufFile::Open(path);
   if (!gguf.ok()) return gguf.status();
-  absl::StatusOr<Gemma4Config> config = Gemma4ConfigFromGguf(*gguf);
+  absl::StatusOr<Gemma4Config> config =
+      drafter ? Gemma4DrafterConfigFromGguf(*gguf) : Gemma4ConfigFromGguf(*gguf);
   if (!config.ok()) return config.status();
   checkpoint->config_ = std::move(*config);
   checkpoint->gguf_ = std::move(*gguf);
@@ -105,7 +107,11 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
 }
 
 std::string Checkpoint::StoredName(const std::string& hf_name) const {
-  return gguf_ ? GgufTensorName(hf_name) : hf_prefix_ + hf_name;
+  if (gguf_) return GgufTensorName(hf_name);
+  for (const char* name : kUnprefixedHfNames) {
+    if (hf_name == name) return hf_name;
+  }
+  return hf_prefix_ + hf_name;
 }
 
 const TensorView* Checkpoint::Find(const std::string& hf_name) const {

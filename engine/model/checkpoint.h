@@ -3,7 +3,9 @@
 //   - A directory: config.json + model.safetensors (or shards + index). The prefix
 //     "model.language_model." (Gemma4*ForConditionalGeneration) or "model." (Gemma4ForCausalLM)
 //     is detected.
-//   - A .gguf file of arch "gemma4": names are translated (see kGgufNames in checkpoint.cc).
+//   - A .gguf file of arch "gemma4" (a drafter: "gemma4-assistant"): names are translated to
+//     llama.cpp's (kGlobalNames, kLayerNames in checkpoint.cc).
+// Drafters keep pre_projection / post_projection at the top level of an HF directory.
 // Keeps the files mapped for as long as it lives; tensor views point into them.
 #ifndef GEMMA_ENGINE_MODEL_CHECKPOINT_H_
 #define GEMMA_ENGINE_MODEL_CHECKPOINT_H_
@@ -21,7 +23,7 @@ namespace gemma {
 
 class Checkpoint {
  public:
-  // `drafter`: an MTP drafter directory (HF layout only).
+  // `drafter`: an MTP drafter (assistant) checkpoint, HF directory or GGUF.
   static absl::StatusOr<std::unique_ptr<Checkpoint>> Open(const std::string& path,
                                                           bool drafter = false);
 

@@ -212,23 +212,29 @@ absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromHfJson(const std::string& js
   return ParseHfConfig(json_text, /*drafter=*/true);
 }
 
-absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
+namespace {
+
+// A target's metadata (arch "gemma4") or an MTP drafter's ("gemma4-assistant": query-only layers
+// over the target's KV cache, embedding_length_out = the target's hidden size).
+absl::StatusOr<Gemma4Config> ParseGgufConfig(const GgufFile& gguf, bool drafter) {
+  const std::string want = drafter ? "gemma4-assistant" : "gemma4";
   absl::StatusOr<std::string> arch = gguf.GetString("general.architecture");
   if (!arch.ok()) return arch.status();
-  if (*arch != "gemma4") {
+  if (*arch != want) {
     return absl::InvalidArgumentError(
-        absl::StrCat(gguf.path(), ": architecture ", *arch, " is not gemma4"));
+        absl::StrCat(gguf.path(), ": architecture ", *arch, " is not ", want));
   }
+  const std::string prefix = want + ".";
   Gemma4Config config;
-  config.architecture = "gemma4 (GGUF)";
+  config.architecture = absl::StrCat(want, " (GGUF)");
   auto get_int = [&](const std::string& key, int* out) -> absl::Status {
-    absl::StatusOr<int64_t> v = gguf.GetInt("gemma4." + key);
+    absl::StatusOr<int64_t> v = gguf.GetInt(prefix + key);
     if (!v.ok()) return v.status();
     *out = static_cast<int>(*v);
     return absl::OkStatus();
   };
   auto get_float = [&](const std::string& key, float* out, float fallback) -> absl::Status {
-    absl::StatusOr<double> v = gguf.GetFloat("gemma4." + key);
+    absl::StatusOr<double> v = gguf.GetFloat(prefix + key);
     if (v.status().code() == absl::StatusCode::kNotFound) {
       *out = fallback;
       return absl::OkStatus();
@@ -250,8 +256,7 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
   if (!(s = get_float("final_logit_softcapping", &config.final_logit_softcap, 0.f)).ok()) return s;
   if (!(s = get_float("rope.freq_base", &config.full.rope_theta, 1e6f)).ok()) return s;
   if (!(s = get_float("rope.freq_base_swa", &config.sliding.rope_theta, 1e4f)).ok()) return s;
-  absl::StatusOr<std::vector<int64_t>> ff = gguf.GetIntsPerLayer("gemma4.feed_forward_length",
-                                                                 num_layers);
+  absl::StatusOr<std::vector<int64_t>> ff = gguf.GetIntsPerLayer(prefix + "feed_forward_length", num_layers);
   if (!ff.ok()) return ff.status();
   for (int64_t width : *ff) {
     if (width != (*ff)[0]) {
@@ -260,13 +265,13 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
   }
   config.intermediate_size = static_cast<int>((*ff)[0]);
   absl::StatusOr<std::vector<int64_t>> swa =
-      gguf.GetIntsPerLayer("gemma4.attention.sliding_window_pattern", num_layers);
+      gguf.GetIntsPerLayer(prefix + "attention.sliding_window_pattern", num_layers);
   if (!swa.ok()) return swa.status();
   for (int64_t is_swa : *swa) {
     config.layer_types.push_back(is_swa ? LayerType::kSliding : LayerType::kFull);
   }
   absl::StatusOr<std::vector<int64_t>> kv =
-      gguf.GetIntsPerLayer("gemma4.attention.head_count_kv", num_layers);
+      gguf.GetIntsPerLayer(prefix + "attention.head_count_kv", num_layers);
   if (!kv.ok()) return kv.status();
   for (int i = 0; i < num_layers; ++i) {
     AttentionGeometry& g = config.layer_types[i] == LayerType::kFull ? config.full : config.sliding;
@@ -275,16 +280,27 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
     }
     g.num_kv_heads = static_cast<int>((*kv)[i]);
   }
-  for (const char* key : {"gemma4.attention.shared_kv_layers",
-                          "gemma4.embedding_length_per_layer_input", "gemma4.expert_count"}) {
-    absl::StatusOr<int64_t> v = gguf.GetInt(key);
+  // A drafter's layers all read the target's KV cache: shared_kv_layers is expected there.
+  for (const char* key : {"attention.shared_kv_layers", "embedding_length_per_layer_input",
+                          "expert_count"}) {
+    if (drafter && std::string(key) == "attention.shared_kv_layers") continue;
+    absl::StatusOr<int64_t> v = gguf.GetInt(prefix + key);
     if (v.ok() && *v > 0) {
-      return absl::UnimplementedError(absl::StrCat(key, " > 0 is not implemented yet"));
+      return absl::UnimplementedError(absl::StrCat(prefix, key, " > 0 is not implemented yet"));
     }
   }
-  // k_eq_v: full layers without attn_v.
+  if (drafter) {
+    if (!(s = get_int("embedding_length_out", &config.drafter_backbone_hidden_size)).ok()) {
+      return s;
+    }
+    if (gguf.FindTensor("masked_embd_centroids.weight") != nullptr) {
+      return absl::UnimplementedError(
+          "drafters with ordered (centroid) embeddings (E2B/E4B assistants) are not implemented");
+    }
+  }
+  // k_eq_v: full layers without attn_v (a drafter has neither K nor V projections).
   config.attention_k_eq_v = false;
-  for (int i = 0; i < num_layers; ++i) {
+  for (int i = 0; i < num_layers && !drafter; ++i) {
     if (config.layer_types[i] == LayerType::kFull &&
         gguf.FindTensor(absl::StrCat("blk.", i, ".attn_v.weight")) == nullptr) {
       config.attention_k_eq_v = true;
@@ -327,6 +343,16 @@ absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
   absl::Status valid = ValidateGemma4Config(config);
   if (!valid.ok()) return valid;
   return config;
+}
+
+}  // namespace
+
+absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf) {
+  return ParseGgufConfig(gguf, /*drafter=*/false);
+}
+
+absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromGguf(const GgufFile& gguf) {
+  return ParseGgufConfig(gguf, /*drafter=*/true);
 }
 
 }  // namespace gemma

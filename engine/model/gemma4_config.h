@@ -78,6 +78,10 @@ absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromHfJson(const std::string& js
 // (1.0 for rotated pairs, >= 1e29 for pass-through) when present.
 absl::StatusOr<Gemma4Config> Gemma4ConfigFromGguf(const GgufFile& gguf);
 
+// An MTP drafter's GGUF (arch "gemma4-assistant", llama.cpp's names): "gemma4-assistant.*" keys,
+// embedding_length_out = the target's hidden size.
+absl::StatusOr<Gemma4Config> Gemma4DrafterConfigFromGguf(const GgufFile& gguf);
+
 absl::Status ValidateGemma4Config(const Gemma4Config& config);
 
 }  // namespace gemma

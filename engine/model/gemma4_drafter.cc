@@ -47,14 +47,14 @@ absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::st
   const Checkpoint& c = *drafter->checkpoint_;
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols,
                     Matrix* out) -> absl::Status {
-    const TensorView* tensor = c.FindStored(name);
-    if (tensor == nullptr) return absl::NotFoundError(absl::StrCat(path, ": tensor ", name, " is missing"));
-    if (tensor->shape != std::vector<int64_t>{rows, cols}) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", name, " has shape ",
-                                                     ShapeString(tensor->shape), ", expected ",
-                                                     ShapeString({rows, cols})));
+    absl::StatusOr<const TensorView*> tensor = c.Require(name);
+    if (!tensor.ok()) return tensor.status();
+    if ((*tensor)->shape != std::vector<int64_t>{rows, cols}) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", c.StoredName(name),
+                                                     " has shape ", ShapeString((*tensor)->shape),
+                                                     ", expected ", ShapeString({rows, cols})));
     }
-    *out = Matrix{tensor->dtype, rows, cols, tensor->data};
+    *out = Matrix{(*tensor)->dtype, rows, cols, (*tensor)->data};
     return absl::OkStatus();
   };
   const int64_t h = d.hidden_size, backbone = t.hidden_size;
@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::st
   if (!s.ok()) return mismatch(std::string(s.message()));
   drafter->tp_ = tp;
   drafter->shard_config_ = ShardConfig(d, tp);
-  if (!(s = matrix("model.embed_tokens.weight", d.vocab_size, h, &drafter->embed_)).ok()) return s;
+  if (!(s = matrix("embed_tokens.weight", d.vocab_size, h, &drafter->embed_)).ok()) return s;
   const int64_t vocab_rows = d.vocab_size / tp.world_size;
   drafter->vocab_begin_ = tp.rank * vocab_rows;
   drafter->embed_ = RowSlice(drafter->embed_, drafter->vocab_begin_, vocab_rows);
@@ -95,6 +95,16 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
                                   const BlockTables& blocks, int32_t token, int position,
                                   absl::Span<const float> target_hidden, int count,
                                   std::vector<int32_t>* drafts) const {
+  return DraftWithLogits(target, cache, blocks, token, position, target_hidden, count,
+                         cpu::Gelu::kTanh, drafts, nullptr);
+}
+
+absl::Status Gemma4Drafter::DraftWithLogits(const Gemma4Model& target, const KvCache& cache,
+                                            const BlockTables& blocks, int32_t token,
+                                            int position, absl::Span<const float> target_hidden,
+                                            int count, cpu::Gelu gelu,
+                                            std::vector<int32_t>* drafts,
+                                            std::vector<float>* step_logits) const {
   const Gemma4Config& d = shard_config_;  // This rank's heads and MLP width.
   const Gemma4Config& t = target.config();
   parallel::Communicator* const comm = tp_.world_size > 1 ? tp_.communicator : nullptr;
@@ -171,11 +181,12 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
       }
       cpu::RmsNorm(out.data(), layer.post_attention_norm.data(), 1, h, d.rms_norm_eps, out.data());
       for (int e = 0; e < h; ++e) x[e] += out[e];
-      absl::Status ffn = FeedForwardBlock(layer, d, 1, cpu::Gelu::kTanh, x.data(), comm);
+      absl::Status ffn = FeedForwardBlock(layer, d, 1, gelu, x.data(), comm);
       if (!ffn.ok()) return ffn;
     }
     cpu::RmsNorm(x.data(), final_norm_.data(), 1, h, d.rms_norm_eps, normed.data());
     cpu::MatMul(embed_, normed.data(), 1, logits.data());
+    if (step_logits != nullptr) step_logits->insert(step_logits->end(), logits.begin(), logits.end());
     const size_t local = std::max_element(logits.begin(), logits.end()) - logits.begin();
     current = static_cast<int32_t>(vocab_begin_ + local);
     if (comm != nullptr) {

@@ -39,7 +39,7 @@ class Drafter {
 
 class Gemma4Drafter : public Drafter {
  public:
-  // Loads a drafter directory and checks it fits `target` (backbone width, head dims, KV heads,
+  // Loads a drafter (HF directory or gemma4-assistant GGUF) and checks it fits `target` (backbone width, head dims, KV heads,
   // vocabulary, sliding window). INVALID_ARGUMENT names the mismatch. With a sharded target the
   // drafter is sharded the same way (tensor_parallel.h): its query heads read this rank's KV
   // heads of the target cache; projections and the projection matrices between target and
@@ -50,6 +50,15 @@ class Gemma4Drafter : public Drafter {
   absl::Status Draft(const Gemma4Model& target, const KvCache& cache, const BlockTables& blocks,
                      int32_t token, int position, absl::Span<const float> target_hidden,
                      int count, std::vector<int32_t>* drafts) const override;
+
+  // Draft with the MLP's GELU chosen (ForwardOptions::gelu: comparisons with llama.cpp use its
+  // table) and, when `step_logits` is given, each step's logits appended to it ([count, this
+  // rank's vocabulary slice], no softcap, as the reference computes them).
+  absl::Status DraftWithLogits(const Gemma4Model& target, const KvCache& cache,
+                               const BlockTables& blocks, int32_t token, int position,
+                               absl::Span<const float> target_hidden, int count, cpu::Gelu gelu,
+                               std::vector<int32_t>* drafts,
+                               std::vector<float>* step_logits) const;
 
   const Gemma4Config& config() const { return checkpoint_->config(); }
 

@@ -12,6 +12,8 @@
 ABSL_FLAG(std::string, hf_dir, "", "Write the Hugging Face layout here (directory).");
 ABSL_FLAG(std::string, gguf, "", "Write the GGUF layout here (file).");
 ABSL_FLAG(std::string, drafter_dir, "", "Also write an MTP drafter (HF layout) here.");
+ABSL_FLAG(std::string, drafter_gguf, "",
+          "Also write the MTP drafter as a GGUF (llama.cpp arch gemma4-assistant) here.");
 ABSL_FLAG(bool, write_tokenizer, false,
           "Also write tokenizer.json, tokenizer_config.json and chat_template.jinja to --hf_dir.");
 ABSL_FLAG(bool, echo, false, "Echo target: its layers add nothing (greedy repeats the token).");
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   options.hf_dir = absl::GetFlag(FLAGS_hf_dir);
   options.gguf_path = absl::GetFlag(FLAGS_gguf);
   options.drafter_dir = absl::GetFlag(FLAGS_drafter_dir);
+  options.drafter_gguf = absl::GetFlag(FLAGS_drafter_gguf);
   options.write_tokenizer = absl::GetFlag(FLAGS_write_tokenizer);
   options.echo = absl::GetFlag(FLAGS_echo);
   options.drafter_agreement = absl::GetFlag(FLAGS_drafter_agreement);

@@ -257,67 +257,92 @@ absl::Status WriteHf(const TestCheckpointOptions& o, const std::vector<Tensor>& 
   return WriteSafetensorsDirectory(o.hf_dir, entries);
 }
 
-absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
-                       const GgufFile& vocab) {
-  GgufWriter w;
-  const int n = o.num_layers;
-  w.SetMetadata("general.architecture", GgufValue::String("gemma4"));
-  w.SetMetadata("general.name", GgufValue::String("gemma-serve test checkpoint"));
-  w.SetMetadata("gemma4.context_length", GgufValue::U32(o.max_position));
-  w.SetMetadata("gemma4.embedding_length", GgufValue::U32(o.hidden_size));
-  w.SetMetadata("gemma4.block_count", GgufValue::U32(n));
-  w.SetMetadata("gemma4.feed_forward_length", GgufValue::U32(o.intermediate_size));
-  w.SetMetadata("gemma4.attention.head_count", GgufValue::U32(o.num_heads));
-  const std::vector<std::string> types = LayerTypes(o);
+// The hyper-parameters llama.cpp reads for `arch` ("gemma4" or "gemma4-assistant"), the
+// tokenizer.* metadata of the vocabulary GGUF, and the full layers' rope_freqs (1.0 for the
+// rotated quarter of the pairs, 1e30 = pass-through for the rest).
+absl::Status StartGguf(const TestCheckpointOptions& o, const std::string& arch, int64_t hidden,
+                       int64_t ffn, const std::vector<std::string>& types, const GgufFile& vocab,
+                       GgufWriter* w) {
+  auto key = [&](const char* name) { return absl::StrCat(arch, ".", name); };
+  w->SetMetadata("general.architecture", GgufValue::String(arch));
+  w->SetMetadata("general.name", GgufValue::String("gemma-serve test checkpoint"));
+  w->SetMetadata(key("context_length"), GgufValue::U32(o.max_position));
+  w->SetMetadata(key("embedding_length"), GgufValue::U32(hidden));
+  w->SetMetadata(key("block_count"), GgufValue::U32(types.size()));
+  w->SetMetadata(key("feed_forward_length"), GgufValue::U32(ffn));
+  w->SetMetadata(key("attention.head_count"), GgufValue::U32(o.num_heads));
   std::vector<int32_t> kv_heads;
   std::vector<bool> swa;
   for (const std::string& t : types) {
     swa.push_back(t == "sliding_attention");
     kv_heads.push_back(swa.back() ? o.num_kv_heads_sliding : o.num_kv_heads_full);
   }
-  w.SetMetadata("gemma4.attention.head_count_kv", GgufValue::I32Array(kv_heads));
-  w.SetMetadata("gemma4.attention.sliding_window_pattern", GgufValue::BoolArray(swa));
-  w.SetMetadata("gemma4.attention.sliding_window", GgufValue::U32(o.sliding_window));
-  w.SetMetadata("gemma4.attention.layer_norm_rms_epsilon", GgufValue::F32(1e-6f));
-  w.SetMetadata("gemma4.attention.key_length", GgufValue::U32(o.head_dim_full));
-  w.SetMetadata("gemma4.attention.value_length", GgufValue::U32(o.head_dim_full));
-  w.SetMetadata("gemma4.attention.key_length_swa", GgufValue::U32(o.head_dim_sliding));
-  w.SetMetadata("gemma4.attention.value_length_swa", GgufValue::U32(o.head_dim_sliding));
-  w.SetMetadata("gemma4.attention.shared_kv_layers", GgufValue::U32(0));
-  w.SetMetadata("gemma4.embedding_length_per_layer_input", GgufValue::U32(0));
-  w.SetMetadata("gemma4.rope.freq_base", GgufValue::F32(1e6f));
-  w.SetMetadata("gemma4.rope.freq_base_swa", GgufValue::F32(1e4f));
-  w.SetMetadata("gemma4.rope.dimension_count", GgufValue::U32(o.head_dim_full));
-  w.SetMetadata("gemma4.rope.dimension_count_swa", GgufValue::U32(o.head_dim_sliding));
-  w.SetMetadata("gemma4.final_logit_softcapping", GgufValue::F32(30.f));
-  for (const auto& [key, value] : vocab.metadata()) {
-    if (absl::StartsWith(key, "tokenizer.")) w.SetMetadata(key, value);
+  w->SetMetadata(key("attention.head_count_kv"), GgufValue::I32Array(kv_heads));
+  w->SetMetadata(key("attention.sliding_window_pattern"), GgufValue::BoolArray(swa));
+  w->SetMetadata(key("attention.sliding_window"), GgufValue::U32(o.sliding_window));
+  w->SetMetadata(key("attention.layer_norm_rms_epsilon"), GgufValue::F32(1e-6f));
+  w->SetMetadata(key("attention.key_length"), GgufValue::U32(o.head_dim_full));
+  w->SetMetadata(key("attention.value_length"), GgufValue::U32(o.head_dim_full));
+  w->SetMetadata(key("attention.key_length_swa"), GgufValue::U32(o.head_dim_sliding));
+  w->SetMetadata(key("attention.value_length_swa"), GgufValue::U32(o.head_dim_sliding));
+  w->SetMetadata(key("embedding_length_per_layer_input"), GgufValue::U32(0));
+  w->SetMetadata(key("rope.freq_base"), GgufValue::F32(1e6f));
+  w->SetMetadata(key("rope.freq_base_swa"), GgufValue::F32(1e4f));
+  w->SetMetadata(key("rope.dimension_count"), GgufValue::U32(o.head_dim_full));
+  w->SetMetadata(key("rope.dimension_count_swa"), GgufValue::U32(o.head_dim_sliding));
+  for (const auto& [name, value] : vocab.metadata()) {
+    if (absl::StartsWith(name, "tokenizer.")) w->SetMetadata(name, value);
   }
   const int rotated = o.head_dim_full / 8;  // partial_rotary_factor 0.25 of head_dim / 2 pairs.
   std::vector<float> freqs(o.head_dim_full / 2, 1e30f);
   for (int i = 0; i < rotated; ++i) freqs[i] = 1.f;
-  absl::Status s = w.AddTensor("rope_freqs.weight", DType::kF32, {int64_t(freqs.size())},
-                               Encode(freqs, DType::kF32));
-  if (!s.ok()) return s;
+  return w->AddTensor("rope_freqs.weight", DType::kF32, {int64_t(freqs.size())},
+                      Encode(freqs, DType::kF32));
+}
+
+// Language-model tensors under llama.cpp's names (matrices in o.gguf_dtype, norms in F32).
+absl::Status AddGgufTensors(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                            GgufWriter* w) {
   for (const Tensor& t : tensors) {
     if (t.media) continue;  // GGUF carries the language model only.
     const DType dtype = t.is_matrix ? o.gguf_dtype : DType::kF32;
-    s = w.AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
+    absl::Status s = w->AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteGguf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                       const GgufFile& vocab) {
+  GgufWriter w;
+  absl::Status s =
+      StartGguf(o, "gemma4", o.hidden_size, o.intermediate_size, LayerTypes(o), vocab, &w);
+  if (!s.ok()) return s;
+  w.SetMetadata("gemma4.attention.shared_kv_layers", GgufValue::U32(0));
+  w.SetMetadata("gemma4.final_logit_softcapping", GgufValue::F32(30.f));
+  if (!(s = AddGgufTensors(o, tensors, &w)).ok()) return s;
   return w.Write(o.gguf_path);
 }
 
-absl::Status WriteDrafter(const TestCheckpointOptions& o, const std::vector<Tensor>& target,
-                          int vocab_size) {
+// 3 sliding + 1 full query-only layers, as the 12B's assistant.
+const std::vector<std::string>& DrafterLayerTypes() {
+  static const std::vector<std::string> types = {"sliding_attention", "sliding_attention",
+                                                 "sliding_attention", "full_attention"};
+  return types;
+}
+
+// The drafter's tensors, named relative to its language model (Checkpoint's convention).
+std::vector<Tensor> MakeDrafterTensors(const TestCheckpointOptions& o,
+                                       const std::vector<Tensor>& target, int vocab_size) {
   Generator gen(o.seed ^ 0xd2af7e2ull);
   const bool constructed = o.drafter_agreement >= 0.f;
   const int64_t backbone = o.hidden_size;
   const int64_t h = constructed ? backbone : o.drafter_hidden_size;
   const int64_t ffn = o.drafter_intermediate_size;
-  std::vector<SafetensorsEntry> entries;
+  std::vector<Tensor> tensors;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> values) {
-    entries.push_back({name, o.hf_dtype, std::move(shape), Encode(values, o.hf_dtype)});
+    const bool is_matrix = shape.size() == 2;
+    tensors.push_back({name, std::move(shape), std::move(values), is_matrix});
   };
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
     add(name, {rows, cols}, gen.Normal(rows * cols, 1.f / std::sqrt(float(cols))));
@@ -340,24 +365,22 @@ absl::Status WriteDrafter(const TestCheckpointOptions& o, const std::vector<Tens
     for (int i = 0; i < agreeing; ++i) {
       std::copy_n(&target_embed[int64_t{order[i]} * h], h, &embed[int64_t{order[i]} * h]);
     }
-    add("model.embed_tokens.weight", {vocab_size, h}, std::move(embed));
-    add("model.norm.weight", {h}, std::vector<float>(h, 1.f));
+    add("embed_tokens.weight", {vocab_size, h}, std::move(embed));
+    add("norm.weight", {h}, std::vector<float>(h, 1.f));
     std::vector<float> pre(h * 2 * backbone, 0.f);
     for (int64_t i = 0; i < h; ++i) pre[i * 2 * backbone + i] = 1.f;
     add("pre_projection.weight", {h, 2 * backbone}, std::move(pre));
   } else {
-    add("model.embed_tokens.weight", {vocab_size, h},
-        gen.Normal(int64_t{vocab_size} * h, o.embed_std));
-    vector("model.norm.weight", h, 0.5f, 1.5f);
+    add("embed_tokens.weight", {vocab_size, h}, gen.Normal(int64_t{vocab_size} * h, o.embed_std));
+    vector("norm.weight", h, 0.5f, 1.5f);
     matrix("pre_projection.weight", h, 2 * backbone);
   }
   matrix("post_projection.weight", backbone, h);
-  const std::vector<std::string> types = {"sliding_attention", "sliding_attention",
-                                          "sliding_attention", "full_attention"};
-  for (int i = 0; i < 4; ++i) {
+  const std::vector<std::string>& types = DrafterLayerTypes();
+  for (size_t i = 0; i < types.size(); ++i) {
     const bool full = types[i] == "full_attention";
     const int64_t d = full ? o.head_dim_full : o.head_dim_sliding;
-    const std::string p = absl::StrCat("model.layers.", i, ".");
+    const std::string p = absl::StrCat("layers.", i, ".");
     vector(p + "input_layernorm.weight", h, 0.5f, 1.5f);
     matrix(p + "self_attn.q_proj.weight", o.num_heads * d, h);
     vector(p + "self_attn.q_norm.weight", d, 0.5f, 1.5f);
@@ -371,25 +394,59 @@ absl::Status WriteDrafter(const TestCheckpointOptions& o, const std::vector<Tens
     vector(p + "post_feedforward_layernorm.weight", h, post, post_hi);
     vector(p + "layer_scalar", 1, 0.7f, 1.3f);
   }
+  if (o.hf_dtype == DType::kBF16) {  // Both layouts hold the same (bf16-representable) values.
+    for (Tensor& t : tensors) {
+      for (float& v : t.values) v = RoundToBf16(v);
+    }
+  }
+  return tensors;
+}
+
+absl::Status WriteDrafterHf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                            int vocab_size) {
+  const int64_t h = tensors.front().shape[1];  // embed_tokens: [vocab, h].
+  std::vector<SafetensorsEntry> entries;
+  for (const Tensor& t : tensors) {
+    const bool top_level = absl::EndsWith(t.hf_name, "projection.weight");
+    entries.push_back({top_level ? t.hf_name : "model." + t.hf_name, o.hf_dtype, t.shape,
+                       Encode(t.values, o.hf_dtype)});
+  }
   mkdir(o.drafter_dir.c_str(), 0755);
-  Json text = AttentionConfig(o, types);
+  Json text = AttentionConfig(o, DrafterLayerTypes());
   text.update(Json{
       {"model_type", "gemma4_unified_assistant_text"},
       {"hidden_size", h},
-      {"intermediate_size", ffn},
-      {"num_hidden_layers", 4},
-      {"num_kv_shared_layers", 4},
+      {"intermediate_size", o.drafter_intermediate_size},
+      {"num_hidden_layers", DrafterLayerTypes().size()},
+      {"num_kv_shared_layers", DrafterLayerTypes().size()},
       {"vocab_size", vocab_size},
       {"max_position_embeddings", o.max_position},
   });
   Json config = {{"architectures", {"Gemma4UnifiedAssistantForCausalLM"}},
                  {"model_type", "gemma4_unified_assistant"},
-                 {"backbone_hidden_size", backbone},
+                 {"backbone_hidden_size", o.hidden_size},
                  {"use_ordered_embeddings", false},
                  {"text_config", text}};
   absl::Status s = WriteText(o.drafter_dir + "/config.json", config.dump(2) + "\n");
   if (!s.ok()) return s;
   return WriteSafetensorsDirectory(o.drafter_dir, entries);
+}
+
+// llama.cpp's gemma4-assistant layout: the target's keys under "gemma4-assistant.", plus
+// embedding_length_out (the target's width) and nextn_predict_layers (all 4 layers).
+absl::Status WriteDrafterGguf(const TestCheckpointOptions& o, const std::vector<Tensor>& tensors,
+                              const GgufFile& vocab) {
+  const int64_t h = tensors.front().shape[1];
+  const auto layers = static_cast<uint32_t>(DrafterLayerTypes().size());
+  GgufWriter w;
+  absl::Status s = StartGguf(o, "gemma4-assistant", h, o.drafter_intermediate_size,
+                             DrafterLayerTypes(), vocab, &w);
+  if (!s.ok()) return s;
+  w.SetMetadata("gemma4-assistant.attention.shared_kv_layers", GgufValue::U32(layers));
+  w.SetMetadata("gemma4-assistant.embedding_length_out", GgufValue::U32(o.hidden_size));
+  w.SetMetadata("gemma4-assistant.nextn_predict_layers", GgufValue::U32(layers));
+  if (!(s = AddGgufTensors(o, tensors, &w)).ok()) return s;
+  return w.Write(o.drafter_gguf);
 }
 
 }  // namespace
@@ -435,9 +492,16 @@ absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
     absl::Status s = WriteGguf(o, tensors, *vocab);
     if (!s.ok()) return s;
   }
-  if (!o.drafter_dir.empty()) {
-    absl::Status s = WriteDrafter(o, tensors, vocab_size);
-    if (!s.ok()) return s;
+  if (!o.drafter_dir.empty() || !o.drafter_gguf.empty()) {
+    const std::vector<Tensor> drafter = MakeDrafterTensors(o, tensors, vocab_size);
+    if (!o.drafter_dir.empty()) {
+      absl::Status s = WriteDrafterHf(o, drafter, vocab_size);
+      if (!s.ok()) return s;
+    }
+    if (!o.drafter_gguf.empty()) {
+      absl::Status s = WriteDrafterGguf(o, drafter, *vocab);
+      if (!s.ok()) return s;
+    }
   }
   return absl::OkStatus();
 }

@@ -48,9 +48,11 @@ struct TestCheckpointOptions {
   // gives a random drafter.
   bool echo = false;
   float drafter_agreement = -1.f;
-  // An MTP drafter for this target (HF layout): 3 sliding + 1 full query-only layers. With
-  // drafter_agreement >= 0 its hidden size is the target's.
+  // An MTP drafter for this target: 3 sliding + 1 full query-only layers, as an HF directory
+  // and/or a GGUF of llama.cpp's arch gemma4-assistant (same values). With drafter_agreement >= 0
+  // its hidden size is the target's.
   std::string drafter_dir;
+  std::string drafter_gguf;
   int drafter_hidden_size = 32;
   int drafter_intermediate_size = 64;
   DType hf_dtype = DType::kF32;    // F32 or BF16 (values are rounded to BF16 for both layouts).

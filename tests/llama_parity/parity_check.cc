@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "engine/model/gemma4.h"
+#include "tests/llama_parity/distribution_diff.h"
 
 ABSL_FLAG(std::string, model, "", "GGUF file.");
 ABSL_FLAG(std::string, prompts, "", "JSON list of token-id lists.");
@@ -30,15 +31,6 @@ namespace {
 
 using gemma::BlockTables;
 using gemma::ForwardChunk;
-
-std::vector<double> Probabilities(const float* logits, int vocab) {
-  const float max = *std::max_element(logits, logits + vocab);
-  std::vector<double> p(vocab);
-  double sum = 0;
-  for (int i = 0; i < vocab; ++i) sum += p[i] = std::exp(double(logits[i]) - max);
-  for (double& v : p) v /= sum;
-  return p;
-}
 
 }  // namespace
 
@@ -82,18 +74,12 @@ int main(int argc, char** argv) {
         std::cerr << "probs.bin is short\n";
         return 2;
       }
-      double reference_sum = 0;
-      for (float v : reference) reference_sum += v;
-      std::vector<double> ours = Probabilities(&logits[i * vocab], vocab);
-      int our_top = 0, their_top = 0;
-      for (int t = 0; t < vocab; ++t) {
-        const double theirs = reference[t] / reference_sum;  // Rows sum to ~1.0005 in llama.cpp.
-        prompt_worst = std::max(prompt_worst, std::fabs(ours[t] - theirs));
-        if (ours[t] > ours[our_top]) our_top = t;
-        if (reference[t] > reference[their_top]) their_top = t;
-        if (theirs > 0 && ours[t] > 0) kl_sum += theirs * std::log(theirs / ours[t]);
-      }
-      top1_agree += our_top == their_top;
+      const gemma::parity::DistributionDiff diff = gemma::parity::Compare(
+          gemma::parity::Probabilities(&logits[i * vocab], vocab),
+          std::vector<double>(reference.begin(), reference.end()));
+      prompt_worst = std::max(prompt_worst, diff.max_abs);
+      kl_sum += diff.kl;
+      top1_agree += diff.same_top;
     }
     worst = std::max(worst, prompt_worst);
 
