@@ -1,54 +1,60 @@
 #!/usr/bin/env bash
 # The one GPU check, for a lent GPU machine (which has nvcc, PyTorch and CUDA libraries, but no
 # Bazel, gRPC or Debian -dev libraries):
-#   scripts/gpu_check.sh prepare   here: build the GPU test and bench binaries, fully static apart
-#                                  from the CUDA libraries and libc, into .gpu/ (git-ignored)
-#   scripts/gpu_check.sh run       there: run them; per-binary logs and XML land in $OUT; then
-#                                  the Hugging Face golden logits (tests/hf_golden): the carried
-#                                  make_test_checkpoint writes the checkpoint there, and
-#                                  make_hf_golden.py writes $OUT/hf_golden.json - commit it as
-#                                  tests/testdata/hf_golden.json (hf_golden_test then compares)
-# With the device tool: run(command="scripts/gpu_check.sh run", carry=[".gpu"], timeout_s=300).
+#   scripts/gpu_check.sh prepare   here: build the GPU tests, the GPU benchmark and the host
+#                                  tools into .gpu/ (git-ignored), static but for CUDA, libc and
+#                                  the Debian libraries they need, which travel in .gpu/lib
+#   scripts/gpu_check.sh run       there, in about 5 minutes:
+#     1. GPU tests (logs and XML in $OUT): kernels_test (every kernel and the cuBLASLt GEMM
+#        against the CPU engine's kernels), cuda_model_test (the whole GPU step against the CPU
+#        engine on a generated bf16 checkpoint: logits within 0.25, greedy tokens identical;
+#        cached decoding and mixed batches consistent), rms_norm_test;
+#     2. cuda_bench ($OUT/cuda_bench.log): the 12B's exact shapes with random bf16 weights -
+#        batch-1 decode against the HBM roofline, prefill against cuBLAS-bound, batch 16 / 64;
+#     3. Hugging Face golden logits (tests/hf_golden): the carried make_test_checkpoint writes
+#        the checkpoint, make_hf_golden.py writes $OUT/hf_golden.json - commit it as
+#        tests/testdata/hf_golden.json (hf_golden_test then compares).
+# With the device tool: run(command="scripts/gpu_check.sh run", carry=[".gpu"], timeout_s=420).
 # Without a GPU, `run` still executes and the GPU cases report SKIPPED with the reason.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-gpu_targets=(//engine/cuda:rms_norm_test)
-# Host tools the run needs there (static, no GPU code).
+test_targets=(//engine/cuda:rms_norm_test //engine/cuda:kernels_test //engine/cuda:cuda_model_test)
+bench_targets=(//engine/cuda:cuda_bench)
 tool_targets=(//engine/tools:make_test_checkpoint)
 vocab_gguf=${GEMMA_VOCAB_GGUF:-/var/cache/gemma-serve/llama.cpp/models/ggml-vocab-gemma-4.gguf}
 # The golden checkpoint (recorded in the fixture, so hf_golden_test regenerates the same one).
 golden_seed=11
 golden_layers=6
+# Libraries every Linux machine has; CUDA's come from the toolkit or PyTorch's wheels there.
+base_libs='^(libcudart|libcublas|libcublasLt|libnccl|libcuda|libstdc\+\+|libm|libgcc_s|libc|libdl|libpthread|librt|ld-linux-x86-64)\.so'
 
 prepare() {
-  bazel build -c opt --dynamic_mode=off "${gpu_targets[@]}" "${tool_targets[@]}"
-  rm -rf .gpu && mkdir -p .gpu/bin .gpu/tools
+  bazel build -c opt --dynamic_mode=off "${test_targets[@]}" "${bench_targets[@]}" \
+    "${tool_targets[@]}"
+  rm -rf .gpu && mkdir -p .gpu/bin .gpu/bench .gpu/tools .gpu/lib
   local bin
   bin=$(bazel info -c opt bazel-bin)
-  for target in "${gpu_targets[@]}"; do
-    local path=${target#//}
-    cp "$bin/${path/://}" .gpu/bin/
-  done
-  mkdir -p .gpu/tools/lib
-  for target in "${tool_targets[@]}"; do
-    local path=${target#//}
-    cp "$bin/${path/://}" .gpu/tools/
-    # Their Debian shared libraries (Abseil) travel with them.
-    ldd "$bin/${path/://}" | awk '/=>/ {print $3}' |
-      grep -vE '/(libstdc\+\+|libm|libgcc_s|libc|libdl|libpthread|librt)\.so' |
-      xargs -r cp -L -t .gpu/tools/lib
-  done
+  copy() {  # copy TARGET... DIR
+    local dir=${*: -1} target path
+    for target in "${@:1:$#-1}"; do
+      path=${target#//}
+      cp "$bin/${path/://}" "$dir/"
+      # The Debian shared libraries it links (Abseil, OpenMP) travel in .gpu/lib.
+      ldd "$bin/${path/://}" | awk '/=>/ {print $1, $3}' | { grep -vE "$base_libs" || true; } |
+        awk '{print $2}' | xargs -r cp -L -t .gpu/lib
+    done
+  }
+  copy "${test_targets[@]}" .gpu/bin
+  copy "${bench_targets[@]}" .gpu/bench
+  copy "${tool_targets[@]}" .gpu/tools
   cp "$vocab_gguf" .gpu/tools/vocab.gguf
   chmod -R u+w .gpu
-  # Only CUDA, the C/C++ runtime and the dynamic loader may be needed at run time.
-  local foreign
-  foreign=$(LD_LIBRARY_PATH=.gpu/tools/lib ldd .gpu/bin/* .gpu/tools/make_test_checkpoint | awk '/=>/ {print $1}' |
-    grep -vE '^(libcudart|libcublas|libcublasLt|libnccl|libstdc\+\+|libm|libgcc_s|libc|libdl|libpthread|librt)\.so' |
-    while read -r lib; do [[ -f .gpu/tools/lib/$lib ]] || echo "$lib"; done ||
-    true)
-  if [[ -n "$foreign" ]]; then
-    echo "GPU binaries need libraries the GPU machine lacks: $foreign" >&2
+  local missing
+  missing=$(LD_LIBRARY_PATH=.gpu/lib ldd .gpu/bin/* .gpu/bench/* .gpu/tools/make_test_checkpoint |
+    awk '/not found/ {print $1}' | grep -vE "$base_libs" || true)
+  if [[ -n "$missing" ]]; then
+    echo "GPU binaries need libraries the GPU machine lacks: $missing" >&2
     exit 1
   fi
   du -sh .gpu
@@ -57,24 +63,31 @@ prepare() {
 run() {
   local out=${OUT:-$repo/.gpu/out}
   mkdir -p "$out"
-  # CUDA libraries: the toolkit's, else the ones PyTorch's wheels bring.
+  # CUDA libraries: the toolkit's, else the ones PyTorch's wheels bring; then ours.
   local libs=/usr/local/cuda/lib64
   local wheels
   wheels=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null ||
     true)
   [[ -n "$wheels" ]] && libs="$libs:$(ls -d "$wheels"/nvidia/*/lib 2>/dev/null | tr '\n' ':')"
-  export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$libs:$repo/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export GEMMA_VOCAB_GGUF=$repo/.gpu/tools/vocab.gguf
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   local failed=0
   for binary in .gpu/bin/*; do
     local name
     name=$(basename "$binary")
     echo "== $name"
-    if ! "$binary" --gtest_output="xml:$out/$name.xml" >"$out/$name.log" 2>&1; then
+    if ! TEST_TMPDIR=$(mktemp -d) timeout 240 "$binary" --gtest_output="xml:$out/$name.xml" \
+      >"$out/$name.log" 2>&1; then
       failed=$((failed + 1))
     fi
     grep -E '^\[ +(OK|FAILED|SKIPPED) +\]|skipped:|Failure' "$out/$name.log" | head -40 || true
   done
+  echo "== cuda_bench"
+  if ! timeout 240 .gpu/bench/cuda_bench >"$out/cuda_bench.log" 2>&1; then
+    failed=$((failed + 1))
+  fi
+  cat "$out/cuda_bench.log"
   echo "== hf_golden"
   if ! hf_golden "$out" >"$out/hf_golden.log" 2>&1; then
     failed=$((failed + 1))
@@ -88,9 +101,8 @@ run() {
 hf_golden() {
   local out=$1 work status=0
   work=$(mktemp -d)
-  LD_LIBRARY_PATH=.gpu/tools/lib .gpu/tools/make_test_checkpoint \
-    --vocab_gguf=.gpu/tools/vocab.gguf --seed=$golden_seed --layers=$golden_layers \
-    --hf_dir="$work/target" --drafter_dir="$work/drafter" &&
+  .gpu/tools/make_test_checkpoint --vocab_gguf=.gpu/tools/vocab.gguf --seed=$golden_seed \
+    --layers=$golden_layers --hf_dir="$work/target" --drafter_dir="$work/drafter" &&
     python3 tests/hf_golden/make_hf_golden.py --target="$work/target" \
       --drafter="$work/drafter" --out="$out/hf_golden.json" \
       --checkpoint_args="{\"seed\": $golden_seed, \"layers\": $golden_layers}" ||

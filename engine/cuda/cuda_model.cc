@@ -1,0 +1,396 @@
+#include "engine/cuda/cuda_model.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/cuda/kernels.h"
+#include "engine/cuda/step_plan.h"
+#include "engine/dtype.h"
+
+namespace gemma::cuda {
+namespace {
+
+// Grows `buffer` to at least `bytes` (contents are not kept).
+absl::Status Ensure(DeviceBuffer& buffer, size_t bytes) {
+  if (buffer.bytes() >= bytes) return absl::OkStatus();
+  return buffer.Allocate(bytes);
+}
+
+template <typename T>
+absl::Status UploadAsync(const std::vector<T>& host, DeviceBuffer& buffer, cudaStream_t stream) {
+  absl::Status s = Ensure(buffer, std::max<size_t>(host.size(), 1) * sizeof(T));
+  if (!s.ok() || host.empty()) return s;
+  return CudaStatus(cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T),
+                                    cudaMemcpyHostToDevice, stream),
+                    "plan upload");
+}
+
+// A matrix in its stored dtype -> bf16 on the device.
+absl::Status UploadBf16(const Matrix& m, DeviceBuffer& out) {
+  const size_t count = static_cast<size_t>(m.rows) * m.cols;
+  std::vector<float> f32(count);
+  ConvertToF32(m.dtype, m.data, count, f32.data());
+  std::vector<uint16_t> bf16(count);
+  for (size_t i = 0; i < count; ++i) bf16[i] = F32ToBf16(f32[i]);
+  return out.Upload(bf16);
+}
+
+absl::Status RandomBf16(DeviceBuffer& out, int64_t rows, int64_t cols, uint64_t seed,
+                        cudaStream_t stream) {
+  absl::Status s = out.Allocate(static_cast<size_t>(rows * cols) * sizeof(uint16_t));
+  if (!s.ok()) return s;
+  return CudaStatus(LaunchFillRandomBf16(out.as<uint16_t>(), rows * cols, seed,
+                                         1.f / std::sqrt(static_cast<float>(cols)), stream),
+                    "random weights");
+}
+
+}  // namespace
+
+struct CudaGemma4Model::Layer {
+  LayerType type = LayerType::kSliding;
+  DeviceBuffer input_norm, post_attention_norm, pre_ffn_norm, post_ffn_norm, q_norm, k_norm;
+  DeviceBuffer q, k, v, o, gate, up, down;  // bf16; v empty on k_eq_v full layers.
+  float layer_scalar = 1.f;
+};
+
+// Step-sized device buffers, grown on demand and kept between steps.
+struct CudaGemma4Model::Scratch {
+  DeviceBuffer h, x, q, k, v, attention, projected, gate, up, activated, selected, normed,
+      normed_bf16, logits;
+  DeviceBuffer tokens, positions, logits_rows;
+  struct Plan {
+    DeviceBuffer store_slot, first_key, last_key, key_base, key_slots;
+  } plan[2];
+  std::vector<float> host_hidden;
+};
+
+absl::StatusOr<CudaKvCache> CudaKvCache::Create(const Gemma4Config& config,
+                                                const KvCacheOptions& options) {
+  if (options.block_size <= 0) return absl::InvalidArgumentError("block_size must be > 0");
+  CudaKvCache cache;
+  cache.options_ = options;
+  cache.layers_.resize(config.num_layers());
+  for (int i = 0; i < config.num_layers(); ++i) {
+    const LayerType type = config.layer_types[i];
+    const AttentionGeometry& g = config.geometry(type);
+    const size_t blocks = type == LayerType::kFull ? options.num_full_blocks
+                                                   : options.num_sliding_blocks;
+    const size_t bytes = blocks * options.block_size * g.num_kv_heads * g.head_dim * 2;
+    absl::Status s = cache.layers_[i].keys.Allocate(bytes);
+    if (s.ok()) s = cache.layers_[i].values.Allocate(bytes);
+    if (!s.ok()) return s;
+  }
+  return cache;
+}
+
+size_t CudaKvCache::bytes() const {
+  size_t total = 0;
+  for (const Layer& layer : layers_) total += layer.keys.bytes() + layer.values.bytes();
+  return total;
+}
+
+CudaGemma4Model::CudaGemma4Model(Gemma4Config config)
+    : config_(std::move(config)), scratch_(std::make_unique<Scratch>()) {}
+
+CudaGemma4Model::~CudaGemma4Model() {
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::Load(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Gemma4Model>> cpu = Gemma4Model::Load(path);
+  if (!cpu.ok()) return cpu.status();
+  const Gemma4Weights& w = (*cpu)->weights();
+  std::unique_ptr<CudaGemma4Model> model(new CudaGemma4Model((*cpu)->config()));
+  absl::Status s = CudaStatus(cudaStreamCreate(&model->stream_), "cudaStreamCreate");
+  if (!s.ok()) return s;
+  absl::StatusOr<Gemm> gemm = Gemm::Create();
+  if (!gemm.ok()) return gemm.status();
+  model->gemm_ = std::make_unique<Gemm>(std::move(*gemm));
+  model->embed_scale_ = w.embed_scale;
+  if (!(s = UploadBf16(w.embed, model->embed_)).ok()) return s;
+  if (!(s = model->final_norm_.Upload(w.final_norm)).ok()) return s;
+  model->weight_bytes_ = model->embed_.bytes();
+  model->layers_.resize(w.layers.size());
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const Gemma4LayerWeights& from = w.layers[i];
+    Layer& to = model->layers_[i];
+    to.type = from.type;
+    to.layer_scalar = from.layer_scalar;
+    for (auto [host, device] : {std::pair{&from.input_norm, &to.input_norm},
+                                {&from.post_attention_norm, &to.post_attention_norm},
+                                {&from.pre_ffn_norm, &to.pre_ffn_norm},
+                                {&from.post_ffn_norm, &to.post_ffn_norm},
+                                {&from.q_norm, &to.q_norm},
+                                {&from.k_norm, &to.k_norm}}) {
+      if (!(s = device->Upload(*host)).ok()) return s;
+    }
+    for (auto [host, device] : {std::pair{&from.q, &to.q}, {&from.k, &to.k}, {&from.v, &to.v},
+                                {&from.o, &to.o}, {&from.gate, &to.gate}, {&from.up, &to.up},
+                                {&from.down, &to.down}}) {
+      if (host->empty()) continue;
+      if (!(s = UploadBf16(*host, *device)).ok()) return s;
+      model->weight_bytes_ += device->bytes();
+    }
+  }
+  if (!(s = model->sliding_inv_freq_.Upload(RopeInverseFrequencies(model->config_.sliding))).ok() ||
+      !(s = model->full_inv_freq_.Upload(RopeInverseFrequencies(model->config_.full))).ok()) {
+    return s;
+  }
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
+    const Gemma4Config& config, uint64_t seed) {
+  absl::Status s = ValidateGemma4Config(config);
+  if (!s.ok()) return s;
+  std::unique_ptr<CudaGemma4Model> model(new CudaGemma4Model(config));
+  if (!(s = CudaStatus(cudaStreamCreate(&model->stream_), "cudaStreamCreate")).ok()) return s;
+  absl::StatusOr<Gemm> gemm = Gemm::Create();
+  if (!gemm.ok()) return gemm.status();
+  model->gemm_ = std::make_unique<Gemm>(std::move(*gemm));
+  const int64_t h = config.hidden_size, ffn = config.intermediate_size;
+  model->embed_scale_ = std::sqrt(static_cast<float>(h));
+  cudaStream_t stream = model->stream_;
+  if (!(s = RandomBf16(model->embed_, config.vocab_size, h, seed++, stream)).ok()) return s;
+  const std::vector<float> ones_h(h, 1.f);
+  if (!(s = model->final_norm_.Upload(ones_h)).ok()) return s;
+  model->weight_bytes_ = model->embed_.bytes();
+  model->layers_.resize(config.num_layers());
+  for (int i = 0; i < config.num_layers(); ++i) {
+    Layer& layer = model->layers_[i];
+    layer.type = config.layer_types[i];
+    const AttentionGeometry& g = config.geometry(layer.type);
+    const int64_t q_width = int64_t{config.num_heads} * g.head_dim;
+    const int64_t kv_width = int64_t{g.num_kv_heads} * g.head_dim;
+    const std::vector<float> ones_d(g.head_dim, 1.f);
+    for (DeviceBuffer* norm : {&layer.input_norm, &layer.post_attention_norm, &layer.pre_ffn_norm,
+                               &layer.post_ffn_norm}) {
+      if (!(s = norm->Upload(ones_h)).ok()) return s;
+    }
+    if (!(s = layer.q_norm.Upload(ones_d)).ok() || !(s = layer.k_norm.Upload(ones_d)).ok()) {
+      return s;
+    }
+    struct Shape {
+      DeviceBuffer* buffer;
+      int64_t rows, cols;
+    };
+    std::vector<Shape> shapes = {{&layer.q, q_width, h},   {&layer.k, kv_width, h},
+                                 {&layer.o, h, q_width},   {&layer.gate, ffn, h},
+                                 {&layer.up, ffn, h},      {&layer.down, h, ffn}};
+    if (config.has_v_proj(layer.type)) shapes.push_back({&layer.v, kv_width, h});
+    for (const Shape& shape : shapes) {
+      if (!(s = RandomBf16(*shape.buffer, shape.rows, shape.cols, seed++, stream)).ok()) return s;
+      model->weight_bytes_ += shape.buffer->bytes();
+    }
+  }
+  if (!(s = model->sliding_inv_freq_.Upload(RopeInverseFrequencies(config.sliding))).ok() ||
+      !(s = model->full_inv_freq_.Upload(RopeInverseFrequencies(config.full))).ok()) {
+    return s;
+  }
+  if (!(s = CudaStatus(cudaStreamSynchronize(stream), "random weights")).ok()) return s;
+  return model;
+}
+
+absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
+                                   int* logits_rows, bool keep_hidden) {
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    if (!chunks[ci].media.empty()) {
+      return absl::UnimplementedError(
+          absl::StrCat("chunk ", ci, ": images and audio are not on the GPU path yet"));
+    }
+  }
+  absl::StatusOr<StepPlan> planned = PlanStep(chunks, config_, cache.block_size());
+  if (!planned.ok()) return planned.status();
+  const StepPlan& plan = *planned;
+  const Gemma4Config& c = config_;
+  const int rows = plan.rows, hidden = c.hidden_size, ffn = c.intermediate_size;
+  const int out_rows = static_cast<int>(plan.logits_rows.size());
+  Scratch& s = *scratch_;
+  cudaStream_t stream = stream_;
+
+  // Buffers sized for the widest layer type.
+  int max_q = 0, max_kv = 0;
+  for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
+    max_q = std::max(max_q, c.num_heads * c.geometry(type).head_dim);
+    max_kv = std::max(max_kv, c.geometry(type).num_kv_heads * c.geometry(type).head_dim);
+  }
+  const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t);
+  const size_t r = rows;
+  absl::Status status;
+  for (auto [buffer, bytes] :
+       {std::pair{&s.h, r * hidden * f32}, {&s.x, r * std::max(hidden, ffn) * bf16},
+        {&s.q, r * max_q * f32}, {&s.k, r * max_kv * f32}, {&s.v, r * max_kv * f32},
+        {&s.attention, r * max_q * bf16}, {&s.projected, r * hidden * f32},
+        {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32}, {&s.activated, r * ffn * bf16},
+        {&s.selected, out_rows * hidden * f32}, {&s.normed, out_rows * hidden * f32},
+        {&s.normed_bf16, out_rows * hidden * bf16},
+        {&s.logits, static_cast<size_t>(out_rows) * c.vocab_size * f32}}) {
+    if (!(status = Ensure(*buffer, bytes)).ok()) return status;
+  }
+  if (!(status = UploadAsync(plan.tokens, s.tokens, stream)).ok() ||
+      !(status = UploadAsync(plan.positions, s.positions, stream)).ok() ||
+      !(status = UploadAsync(plan.logits_rows, s.logits_rows, stream)).ok()) {
+    return status;
+  }
+  for (int t = 0; t < 2; ++t) {
+    const AttentionPlan& from = plan.plan[t];
+    Scratch::Plan& to = s.plan[t];
+    for (auto [host, device] :
+         {std::pair{&from.store_slot, &to.store_slot}, {&from.first_key, &to.first_key},
+          {&from.last_key, &to.last_key}, {&from.key_base, &to.key_base},
+          {&from.key_slots, &to.key_slots}}) {
+      if (!(status = UploadAsync(*host, *device, stream)).ok()) return status;
+    }
+  }
+  auto check = [](cudaError_t error, const char* what) { return CudaStatus(error, what); };
+  float* h = s.h.as<float>();
+  uint16_t* x = s.x.as<uint16_t>();
+  if (!(status = check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows, hidden,
+                                   embed_scale_, h, stream),
+                       "embed"))
+           .ok()) {
+    return status;
+  }
+  for (int li = 0; li < c.num_layers(); ++li) {
+    const Layer& layer = layers_[li];
+    const AttentionGeometry& g = c.geometry(layer.type);
+    const Scratch::Plan& attention_plan = s.plan[layer.type == LayerType::kFull ? 1 : 0];
+    const int d = g.head_dim, heads = c.num_heads, kv_heads = g.num_kv_heads;
+    const bool v_is_k = layer.v.data() == nullptr;
+    const float* inv_freq = layer.type == LayerType::kFull ? full_inv_freq_.as<float>()
+                                                           : sliding_inv_freq_.as<float>();
+    if (!(status = check(LaunchRmsNormToBf16(h, layer.input_norm.as<float>(), rows, hidden,
+                                             c.rms_norm_eps, x, stream),
+                         "input norm"))
+             .ok() ||
+        !(status = gemm_->Run(layer.q.as<uint16_t>(), x, s.q.as<float>(), rows, heads * d,
+                              hidden, stream))
+             .ok() ||
+        !(status = gemm_->Run(layer.k.as<uint16_t>(), x, s.k.as<float>(), rows, kv_heads * d,
+                              hidden, stream))
+             .ok() ||
+        (!v_is_k && !(status = gemm_->Run(layer.v.as<uint16_t>(), x, s.v.as<float>(), rows,
+                                          kv_heads * d, hidden, stream))
+                         .ok()) ||
+        !(status = check(LaunchQkvNormRope(s.q.as<float>(), s.k.as<float>(), s.v.as<float>(),
+                                           layer.q_norm.as<float>(), layer.k_norm.as<float>(),
+                                           s.positions.as<int32_t>(), inv_freq, rows, heads,
+                                           kv_heads, d, g.rotated_pairs, c.rms_norm_eps, v_is_k,
+                                           stream),
+                         "q/k/v norm + RoPE"))
+             .ok() ||
+        !(status = check(LaunchStoreKv(s.k.as<float>(), s.v.as<float>(),
+                                       attention_plan.store_slot.as<int32_t>(), rows,
+                                       kv_heads * d, cache.keys(li), cache.values(li), stream),
+                         "KV store"))
+             .ok() ||
+        !(status = check(LaunchPagedAttention(s.q.as<float>(), cache.keys(li), cache.values(li),
+                                              attention_plan.first_key.as<int32_t>(),
+                                              attention_plan.last_key.as<int32_t>(),
+                                              attention_plan.key_base.as<int32_t>(),
+                                              attention_plan.key_slots.as<int32_t>(), rows, heads,
+                                              kv_heads, d, s.attention.as<uint16_t>(), stream),
+                         "attention"))
+             .ok() ||
+        !(status = gemm_->Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
+                              s.projected.as<float>(), rows, hidden, heads * d, stream))
+             .ok() ||
+        !(status = check(LaunchRmsNormResidual(s.projected.as<float>(),
+                                               layer.post_attention_norm.as<float>(), rows,
+                                               hidden, c.rms_norm_eps, 1.f, h, stream),
+                         "post-attention norm"))
+             .ok() ||
+        !(status = check(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows, hidden,
+                                             c.rms_norm_eps, x, stream),
+                         "pre-FFN norm"))
+             .ok() ||
+        !(status = gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn,
+                              hidden, stream))
+             .ok() ||
+        !(status = gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden,
+                              stream))
+             .ok() ||
+        !(status = check(LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(),
+                                        static_cast<int64_t>(rows) * ffn,
+                                        s.activated.as<uint16_t>(), stream),
+                         "GeGLU"))
+             .ok() ||
+        !(status = gemm_->Run(layer.down.as<uint16_t>(), s.activated.as<uint16_t>(),
+                              s.projected.as<float>(), rows, hidden, ffn, stream))
+             .ok() ||
+        !(status = check(LaunchRmsNormResidual(s.projected.as<float>(),
+                                               layer.post_ffn_norm.as<float>(), rows, hidden,
+                                               c.rms_norm_eps, layer.layer_scalar, h, stream),
+                         "post-FFN norm"))
+             .ok()) {
+      return status;
+    }
+  }
+  // Final norm (f32, for the hidden states) and the tied LM head on the requested rows.
+  float* normed = s.normed.as<float>();
+  if (!(status = check(LaunchGatherRows(h, s.logits_rows.as<int32_t>(), out_rows, hidden,
+                                        s.selected.as<float>(), stream),
+                       "gather"))
+           .ok() ||
+      !(status = check(cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * f32,
+                                       stream),
+                       "memset"))
+           .ok() ||
+      !(status = check(LaunchRmsNormResidual(s.selected.as<float>(), final_norm_.as<float>(),
+                                             out_rows, hidden, c.rms_norm_eps, 1.f, normed,
+                                             stream),
+                       "final norm"))
+           .ok() ||
+      !(status = check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
+                                    s.normed_bf16.as<uint16_t>(), stream),
+                       "cast"))
+           .ok() ||
+      !(status = gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
+                            s.logits.as<float>(), out_rows, c.vocab_size, hidden, stream))
+           .ok()) {
+    return status;
+  }
+  if (c.final_logit_softcap > 0 &&
+      !(status = check(LaunchSoftcap(s.logits.as<float>(),
+                                     static_cast<int64_t>(out_rows) * c.vocab_size,
+                                     c.final_logit_softcap, stream),
+                       "softcap"))
+           .ok()) {
+    return status;
+  }
+  if (keep_hidden) {
+    s.host_hidden.resize(static_cast<size_t>(out_rows) * hidden);
+    if (!(status = check(cudaMemcpyAsync(s.host_hidden.data(), normed,
+                                         s.host_hidden.size() * f32, cudaMemcpyDeviceToHost,
+                                         stream),
+                         "hidden download"))
+             .ok()) {
+      return status;
+    }
+  }
+  *logits_rows = out_rows;
+  return check(cudaStreamSynchronize(stream), "step");
+}
+
+absl::Status CudaGemma4Model::Forward(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
+                                      std::vector<float>* logits, std::vector<float>* hidden) {
+  int rows = 0;
+  absl::Status status = Step(chunks, cache, &rows, hidden != nullptr);
+  if (!status.ok()) return status;
+  logits->resize(static_cast<size_t>(rows) * config_.vocab_size);
+  status = scratch_->logits.Download(logits->data(), logits->size() * sizeof(float));
+  if (!status.ok()) return status;
+  if (hidden != nullptr) *hidden = scratch_->host_hidden;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const float*> CudaGemma4Model::ForwardOnDevice(
+    absl::Span<const ForwardChunk> chunks, CudaKvCache& cache, int* logits_rows) {
+  absl::Status status = Step(chunks, cache, logits_rows, false);
+  if (!status.ok()) return status;
+  return scratch_->logits.as<float>();
+}
+
+}  // namespace gemma::cuda

@@ -1,0 +1,89 @@
+// The Gemma 4 text decoder on one GPU: bf16 weights (cuBLASLt GEMMs, f32 accumulation), f32
+// activations, a paged bf16 KV cache, the step planned on the host (step_plan.h). Same step
+// contract as the CPU Gemma4Model::Forward (any mix of prefill chunks and decodes, logits of the
+// last or every position, softcapped, optional final-normed hidden states); results agree with
+// it to bf16 tolerance (GEMM inputs and K/V are rounded to bf16; the CPU engine keeps f32).
+//
+// This slice: tensor parallelism 1, text only (media spans: UNIMPLEMENTED), one stream, no CUDA
+// graphs, sampling on the host. Thread-compatible: one Forward at a time.
+#ifndef GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
+#define GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/cuda/device.h"
+#include "engine/cuda/gemm.h"
+#include "engine/kv_cache.h"
+#include "engine/model/gemma4.h"
+
+namespace gemma::cuda {
+
+// Per layer K and V [num_blocks(type) * block_size, kv_heads(type) * head_dim(type)] bf16: the
+// CPU KvCache's layout (kv_cache.h) in bf16, so block tables mean the same on both.
+class CudaKvCache {
+ public:
+  static absl::StatusOr<CudaKvCache> Create(const Gemma4Config& config,
+                                            const KvCacheOptions& options);
+  int block_size() const { return options_.block_size; }
+  uint16_t* keys(int layer) const { return layers_[layer].keys.as<uint16_t>(); }
+  uint16_t* values(int layer) const { return layers_[layer].values.as<uint16_t>(); }
+  size_t bytes() const;
+
+ private:
+  struct Layer {
+    DeviceBuffer keys, values;
+  };
+  KvCacheOptions options_;
+  std::vector<Layer> layers_;
+};
+
+class CudaGemma4Model {
+ public:
+  // An HF directory or GGUF (via the CPU loader), every matrix converted to bf16 on upload.
+  static absl::StatusOr<std::unique_ptr<CudaGemma4Model>> Load(const std::string& path);
+  // Random bf16 weights with `config`'s shapes (benchmarks at the 12B's size without a 24 GB
+  // checkpoint): matrices N(0, 1/fan_in), norms and layer scalars 1.
+  static absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CreateRandom(const Gemma4Config& config,
+                                                                       uint64_t seed);
+  ~CudaGemma4Model();
+
+  const Gemma4Config& config() const { return config_; }
+  // Bytes of weights one decode step reads (all matrices and the LM head).
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  // As Gemma4Model::Forward (INVALID_ARGUMENT for the same inputs); `logits` and `hidden` land
+  // on the host. UNIMPLEMENTED for media spans.
+  absl::Status Forward(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
+                       std::vector<float>* logits, std::vector<float>* hidden = nullptr);
+  // The same, leaving the logits on the device (benchmarks: no host copy). The pointer is valid
+  // until the next call.
+  absl::StatusOr<const float*> ForwardOnDevice(absl::Span<const ForwardChunk> chunks,
+                                               CudaKvCache& cache, int* logits_rows);
+
+ private:
+  struct Layer;
+  struct Scratch;
+  explicit CudaGemma4Model(Gemma4Config config);
+  absl::Status Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache, int* logits_rows,
+                    bool keep_hidden);
+
+  Gemma4Config config_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<Gemm> gemm_;
+  DeviceBuffer embed_;       // bf16 [vocab, H]; the tied LM head too.
+  float embed_scale_ = 1.f;  // sqrt(H) rounded to the checkpoint embedding's dtype.
+  DeviceBuffer final_norm_;  // f32 [H]
+  DeviceBuffer sliding_inv_freq_, full_inv_freq_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<Scratch> scratch_;
+  size_t weight_bytes_ = 0;
+};
+
+}  // namespace gemma::cuda
+
+#endif  // GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
