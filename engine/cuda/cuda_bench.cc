@@ -122,15 +122,16 @@ int Run() {
   const double bandwidth = CopyBandwidth();
   const double weight_gb = (*model)->weight_bytes() / 1e9;
   const double roofline = bandwidth / (*model)->weight_bytes();
-  std::printf("device %s, copy bandwidth %.0f GB/s; weights %.2f GB (bf16) -> batch-1 decode "
-              "roofline %.1f tokens/s\n",
-              props.name, bandwidth / 1e9, weight_gb, roofline);
+  std::printf(
+      "device %s, copy bandwidth %.0f GB/s; weights %.2f GB (bf16) -> batch-1 decode "
+      "roofline %.1f tokens/s\n",
+      props.name, bandwidth / 1e9, weight_gb, roofline);
 
   const int prompt = absl::GetFlag(FLAGS_prompt), decode = absl::GetFlag(FLAGS_decode);
   const int max_batch = 64, context = std::max(prompt + decode + 1, absl::GetFlag(FLAGS_prefill));
   const int blocks_per_seq = (context + kBlock - 1) / kBlock;
-  auto cache = CudaKvCache::Create(config, {kBlock, max_batch * blocks_per_seq,
-                                            max_batch * blocks_per_seq});
+  auto cache =
+      CudaKvCache::Create(config, {kBlock, max_batch * blocks_per_seq, max_batch * blocks_per_seq});
   if (!cache.ok()) {
     std::fprintf(stderr, "cuda_bench: %s\n", std::string(cache.status().message()).c_str());
     return 1;
@@ -158,9 +159,10 @@ int Run() {
   step({{prefill_tokens, 0, &tables[0], false}});
   const double prefill_s = Seconds(start);
   const double gemm_s = GemmSeconds(config, prefill);
-  std::printf("prefill %d tokens: %.0f tokens/s (%.1f ms); its GEMMs alone %.1f ms -> %.2fx of "
-              "cuBLAS-bound (target <= 2x)\n",
-              prefill, prefill / prefill_s, prefill_s * 1e3, gemm_s * 1e3, prefill_s / gemm_s);
+  std::printf(
+      "prefill %d tokens: %.0f tokens/s (%.1f ms); its GEMMs alone %.1f ms -> %.2fx of "
+      "cuBLAS-bound (target <= 2x)\n",
+      prefill, prefill / prefill_s, prefill_s * 1e3, gemm_s * 1e3, prefill_s / gemm_s);
 
   // Decode at batch 1, 16, 64 after a prompt of `prompt` tokens each.
   for (int batch : {1, 16, 64}) {
@@ -180,9 +182,10 @@ int Run() {
     }
     const double per_step = total / decode;
     if (batch == 1) {
-      std::printf("decode batch 1: %.1f tokens/s (%.2f ms/token) = %.0f %% of the roofline "
-                  "(target >= 80 %%)\n",
-                  1 / per_step, per_step * 1e3, 100 / per_step / roofline);
+      std::printf(
+          "decode batch 1: %.1f tokens/s (%.2f ms/token) = %.0f %% of the roofline "
+          "(target >= 80 %%)\n",
+          1 / per_step, per_step * 1e3, 100 / per_step / roofline);
     } else {
       std::printf("decode batch %d: %.0f tokens/s (%.2f ms/step)\n", batch, batch / per_step,
                   per_step * 1e3);

@@ -75,8 +75,8 @@ absl::StatusOr<CudaKvCache> CudaKvCache::Create(const Gemma4Config& config,
   for (int i = 0; i < config.num_layers(); ++i) {
     const LayerType type = config.layer_types[i];
     const AttentionGeometry& g = config.geometry(type);
-    const size_t blocks = type == LayerType::kFull ? options.num_full_blocks
-                                                   : options.num_sliding_blocks;
+    const size_t blocks =
+        type == LayerType::kFull ? options.num_full_blocks : options.num_sliding_blocks;
     const size_t bytes = blocks * options.block_size * g.num_kv_heads * g.head_dim * 2;
     absl::Status s = cache.layers_[i].keys.Allocate(bytes);
     if (s.ok()) s = cache.layers_[i].values.Allocate(bytes);
@@ -126,8 +126,12 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::Load(const std
                                 {&from.k_norm, &to.k_norm}}) {
       if (!(s = device->Upload(*host)).ok()) return s;
     }
-    for (auto [host, device] : {std::pair{&from.q, &to.q}, {&from.k, &to.k}, {&from.v, &to.v},
-                                {&from.o, &to.o}, {&from.gate, &to.gate}, {&from.up, &to.up},
+    for (auto [host, device] : {std::pair{&from.q, &to.q},
+                                {&from.k, &to.k},
+                                {&from.v, &to.v},
+                                {&from.o, &to.o},
+                                {&from.gate, &to.gate},
+                                {&from.up, &to.up},
                                 {&from.down, &to.down}}) {
       if (host->empty()) continue;
       if (!(s = UploadBf16(*host, *device)).ok()) return s;
@@ -176,9 +180,9 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
       DeviceBuffer* buffer;
       int64_t rows, cols;
     };
-    std::vector<Shape> shapes = {{&layer.q, q_width, h},   {&layer.k, kv_width, h},
-                                 {&layer.o, h, q_width},   {&layer.gate, ffn, h},
-                                 {&layer.up, ffn, h},      {&layer.down, h, ffn}};
+    std::vector<Shape> shapes = {{&layer.q, q_width, h}, {&layer.k, kv_width, h},
+                                 {&layer.o, h, q_width}, {&layer.gate, ffn, h},
+                                 {&layer.up, ffn, h},    {&layer.down, h, ffn}};
     if (config.has_v_proj(layer.type)) shapes.push_back({&layer.v, kv_width, h});
     for (const Shape& shape : shapes) {
       if (!(s = RandomBf16(*shape.buffer, shape.rows, shape.cols, seed++, stream)).ok()) return s;
@@ -219,14 +223,20 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
   const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t);
   const size_t r = rows;
   absl::Status status;
-  for (auto [buffer, bytes] :
-       {std::pair{&s.h, r * hidden * f32}, {&s.x, r * std::max(hidden, ffn) * bf16},
-        {&s.q, r * max_q * f32}, {&s.k, r * max_kv * f32}, {&s.v, r * max_kv * f32},
-        {&s.attention, r * max_q * bf16}, {&s.projected, r * hidden * f32},
-        {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32}, {&s.activated, r * ffn * bf16},
-        {&s.selected, out_rows * hidden * f32}, {&s.normed, out_rows * hidden * f32},
-        {&s.normed_bf16, out_rows * hidden * bf16},
-        {&s.logits, static_cast<size_t>(out_rows) * c.vocab_size * f32}}) {
+  for (auto [buffer, bytes] : {std::pair{&s.h, r * hidden * f32},
+                               {&s.x, r * std::max(hidden, ffn) * bf16},
+                               {&s.q, r * max_q * f32},
+                               {&s.k, r * max_kv * f32},
+                               {&s.v, r * max_kv * f32},
+                               {&s.attention, r * max_q * bf16},
+                               {&s.projected, r * hidden * f32},
+                               {&s.gate, r * ffn * f32},
+                               {&s.up, r * ffn * f32},
+                               {&s.activated, r * ffn * bf16},
+                               {&s.selected, out_rows * hidden * f32},
+                               {&s.normed, out_rows * hidden * f32},
+                               {&s.normed_bf16, out_rows * hidden * bf16},
+                               {&s.logits, static_cast<size_t>(out_rows) * c.vocab_size * f32}}) {
     if (!(status = Ensure(*buffer, bytes)).ok()) return status;
   }
   if (!(status = UploadAsync(plan.tokens, s.tokens, stream)).ok() ||
@@ -237,10 +247,11 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
   for (int t = 0; t < 2; ++t) {
     const AttentionPlan& from = plan.plan[t];
     Scratch::Plan& to = s.plan[t];
-    for (auto [host, device] :
-         {std::pair{&from.store_slot, &to.store_slot}, {&from.first_key, &to.first_key},
-          {&from.last_key, &to.last_key}, {&from.key_base, &to.key_base},
-          {&from.key_slots, &to.key_slots}}) {
+    for (auto [host, device] : {std::pair{&from.store_slot, &to.store_slot},
+                                {&from.first_key, &to.first_key},
+                                {&from.last_key, &to.last_key},
+                                {&from.key_base, &to.key_base},
+                                {&from.key_slots, &to.key_slots}}) {
       if (!(status = UploadAsync(*host, *device, stream)).ok()) return status;
     }
   }
@@ -259,14 +270,14 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
     const Scratch::Plan& attention_plan = s.plan[layer.type == LayerType::kFull ? 1 : 0];
     const int d = g.head_dim, heads = c.num_heads, kv_heads = g.num_kv_heads;
     const bool v_is_k = layer.v.data() == nullptr;
-    const float* inv_freq = layer.type == LayerType::kFull ? full_inv_freq_.as<float>()
-                                                           : sliding_inv_freq_.as<float>();
+    const float* inv_freq =
+        layer.type == LayerType::kFull ? full_inv_freq_.as<float>() : sliding_inv_freq_.as<float>();
     if (!(status = check(LaunchRmsNormToBf16(h, layer.input_norm.as<float>(), rows, hidden,
                                              c.rms_norm_eps, x, stream),
                          "input norm"))
              .ok() ||
-        !(status = gemm_->Run(layer.q.as<uint16_t>(), x, s.q.as<float>(), rows, heads * d,
-                              hidden, stream))
+        !(status = gemm_->Run(layer.q.as<uint16_t>(), x, s.q.as<float>(), rows, heads * d, hidden,
+                              stream))
              .ok() ||
         !(status = gemm_->Run(layer.k.as<uint16_t>(), x, s.k.as<float>(), rows, kv_heads * d,
                               hidden, stream))
@@ -274,16 +285,16 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
         (!v_is_k && !(status = gemm_->Run(layer.v.as<uint16_t>(), x, s.v.as<float>(), rows,
                                           kv_heads * d, hidden, stream))
                          .ok()) ||
-        !(status = check(LaunchQkvNormRope(s.q.as<float>(), s.k.as<float>(), s.v.as<float>(),
-                                           layer.q_norm.as<float>(), layer.k_norm.as<float>(),
-                                           s.positions.as<int32_t>(), inv_freq, rows, heads,
-                                           kv_heads, d, g.rotated_pairs, c.rms_norm_eps, v_is_k,
-                                           stream),
-                         "q/k/v norm + RoPE"))
+        !(status =
+              check(LaunchQkvNormRope(s.q.as<float>(), s.k.as<float>(), s.v.as<float>(),
+                                      layer.q_norm.as<float>(), layer.k_norm.as<float>(),
+                                      s.positions.as<int32_t>(), inv_freq, rows, heads, kv_heads, d,
+                                      g.rotated_pairs, c.rms_norm_eps, v_is_k, stream),
+                    "q/k/v norm + RoPE"))
              .ok() ||
         !(status = check(LaunchStoreKv(s.k.as<float>(), s.v.as<float>(),
-                                       attention_plan.store_slot.as<int32_t>(), rows,
-                                       kv_heads * d, cache.keys(li), cache.values(li), stream),
+                                       attention_plan.store_slot.as<int32_t>(), rows, kv_heads * d,
+                                       cache.keys(li), cache.values(li), stream),
                          "KV store"))
              .ok() ||
         !(status = check(LaunchPagedAttention(s.q.as<float>(), cache.keys(li), cache.values(li),
@@ -297,33 +308,33 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
         !(status = gemm_->Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
                               s.projected.as<float>(), rows, hidden, heads * d, stream))
              .ok() ||
-        !(status = check(LaunchRmsNormResidual(s.projected.as<float>(),
-                                               layer.post_attention_norm.as<float>(), rows,
-                                               hidden, c.rms_norm_eps, 1.f, h, stream),
-                         "post-attention norm"))
+        !(status = check(
+              LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(),
+                                    rows, hidden, c.rms_norm_eps, 1.f, h, stream),
+              "post-attention norm"))
              .ok() ||
         !(status = check(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows, hidden,
                                              c.rms_norm_eps, x, stream),
                          "pre-FFN norm"))
              .ok() ||
-        !(status = gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn,
-                              hidden, stream))
-             .ok() ||
-        !(status = gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden,
+        !(status = gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn, hidden,
                               stream))
              .ok() ||
-        !(status = check(LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(),
-                                        static_cast<int64_t>(rows) * ffn,
-                                        s.activated.as<uint16_t>(), stream),
-                         "GeGLU"))
+        !(status =
+              gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden, stream))
+             .ok() ||
+        !(status = check(
+              LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(), static_cast<int64_t>(rows) * ffn,
+                             s.activated.as<uint16_t>(), stream),
+              "GeGLU"))
              .ok() ||
         !(status = gemm_->Run(layer.down.as<uint16_t>(), s.activated.as<uint16_t>(),
                               s.projected.as<float>(), rows, hidden, ffn, stream))
              .ok() ||
-        !(status = check(LaunchRmsNormResidual(s.projected.as<float>(),
-                                               layer.post_ffn_norm.as<float>(), rows, hidden,
-                                               c.rms_norm_eps, layer.layer_scalar, h, stream),
-                         "post-FFN norm"))
+        !(status = check(
+              LaunchRmsNormResidual(s.projected.as<float>(), layer.post_ffn_norm.as<float>(), rows,
+                                    hidden, c.rms_norm_eps, layer.layer_scalar, h, stream),
+              "post-FFN norm"))
              .ok()) {
       return status;
     }
@@ -334,13 +345,12 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
                                         s.selected.as<float>(), stream),
                        "gather"))
            .ok() ||
-      !(status = check(cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * f32,
-                                       stream),
-                       "memset"))
+      !(status =
+            check(cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * f32, stream),
+                  "memset"))
            .ok() ||
       !(status = check(LaunchRmsNormResidual(s.selected.as<float>(), final_norm_.as<float>(),
-                                             out_rows, hidden, c.rms_norm_eps, 1.f, normed,
-                                             stream),
+                                             out_rows, hidden, c.rms_norm_eps, 1.f, normed, stream),
                        "final norm"))
            .ok() ||
       !(status = check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
@@ -353,18 +363,17 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
     return status;
   }
   if (c.final_logit_softcap > 0 &&
-      !(status = check(LaunchSoftcap(s.logits.as<float>(),
-                                     static_cast<int64_t>(out_rows) * c.vocab_size,
-                                     c.final_logit_softcap, stream),
-                       "softcap"))
+      !(status =
+            check(LaunchSoftcap(s.logits.as<float>(), static_cast<int64_t>(out_rows) * c.vocab_size,
+                                c.final_logit_softcap, stream),
+                  "softcap"))
            .ok()) {
     return status;
   }
   if (keep_hidden) {
     s.host_hidden.resize(static_cast<size_t>(out_rows) * hidden);
-    if (!(status = check(cudaMemcpyAsync(s.host_hidden.data(), normed,
-                                         s.host_hidden.size() * f32, cudaMemcpyDeviceToHost,
-                                         stream),
+    if (!(status = check(cudaMemcpyAsync(s.host_hidden.data(), normed, s.host_hidden.size() * f32,
+                                         cudaMemcpyDeviceToHost, stream),
                          "hidden download"))
              .ok()) {
       return status;
@@ -386,8 +395,9 @@ absl::Status CudaGemma4Model::Forward(absl::Span<const ForwardChunk> chunks, Cud
   return absl::OkStatus();
 }
 
-absl::StatusOr<const float*> CudaGemma4Model::ForwardOnDevice(
-    absl::Span<const ForwardChunk> chunks, CudaKvCache& cache, int* logits_rows) {
+absl::StatusOr<const float*> CudaGemma4Model::ForwardOnDevice(absl::Span<const ForwardChunk> chunks,
+                                                              CudaKvCache& cache,
+                                                              int* logits_rows) {
   absl::Status status = Step(chunks, cache, logits_rows, false);
   if (!status.ok()) return status;
   return scratch_->logits.as<float>();

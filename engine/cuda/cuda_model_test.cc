@@ -84,11 +84,10 @@ TEST_F(CudaModelTest, PrefillLogitsAndHiddenMatchTheCpuEngine) {
     KvCache cpu_cache(cpu_->config(), {kBlock, 4, 4});
     CudaKvCache gpu_cache = NewGpuCache();
     std::vector<float> cpu_logits, gpu_logits, cpu_hidden, gpu_hidden;
-    ASSERT_TRUE(cpu_->Forward({{prompt, 0, &tables, true}}, cpu_cache, &cpu_logits, {},
-                              &cpu_hidden)
-                    .ok());
-    absl::Status s = gpu_->Forward({{prompt, 0, &tables, true}}, gpu_cache, &gpu_logits,
-                                   &gpu_hidden);
+    ASSERT_TRUE(
+        cpu_->Forward({{prompt, 0, &tables, true}}, cpu_cache, &cpu_logits, {}, &cpu_hidden).ok());
+    absl::Status s =
+        gpu_->Forward({{prompt, 0, &tables, true}}, gpu_cache, &gpu_logits, &gpu_hidden);
     ASSERT_TRUE(s.ok()) << s;
     ASSERT_EQ(gpu_logits.size(), cpu_logits.size());
     double worst = 0, sum = 0;
@@ -130,14 +129,14 @@ TEST_F(CudaModelTest, GreedyContinuationsEqualTheCpuEngine) {
       cpu_tokens.push_back(Argmax(cpu_logits.data(), vocab));
       gpu_tokens.push_back(Argmax(gpu_logits.data(), vocab));
       const int position = static_cast<int>(prompt.size()) + step;
-      ASSERT_TRUE(cpu_->Forward({{absl::MakeConstSpan(&cpu_tokens.back(), 1), position, &tables,
-                                  false}},
-                                cpu_cache, &cpu_logits)
-                      .ok());
-      ASSERT_TRUE(gpu_->Forward({{absl::MakeConstSpan(&gpu_tokens.back(), 1), position, &tables,
-                                  false}},
-                                gpu_cache, &gpu_logits)
-                      .ok());
+      ASSERT_TRUE(
+          cpu_->Forward({{absl::MakeConstSpan(&cpu_tokens.back(), 1), position, &tables, false}},
+                        cpu_cache, &cpu_logits)
+              .ok());
+      ASSERT_TRUE(
+          gpu_->Forward({{absl::MakeConstSpan(&gpu_tokens.back(), 1), position, &tables, false}},
+                        gpu_cache, &gpu_logits)
+              .ok());
     }
     EXPECT_EQ(gpu_tokens, cpu_tokens) << "seed " << seed;
   }
@@ -146,7 +145,8 @@ TEST_F(CudaModelTest, GreedyContinuationsEqualTheCpuEngine) {
 TEST_F(CudaModelTest, CachedDecodingAndMixedBatchesAgreeWithOnePrefill) {
   const int vocab = gpu_->config().vocab_size;
   const std::vector<int32_t> a = Prompt(7, 30), b = Prompt(8, 9);
-  BlockTables ta = ConsecutiveBlockTables(48, kBlock, 0), tb = ConsecutiveBlockTables(48, kBlock, 4);
+  BlockTables ta = ConsecutiveBlockTables(48, kBlock, 0),
+              tb = ConsecutiveBlockTables(48, kBlock, 4);
   CudaKvCache whole = NewGpuCache(), split = NewGpuCache();
   std::vector<float> reference, logits, mixed;
   ASSERT_TRUE(gpu_->Forward({{a, 0, &ta, true}}, whole, &reference).ok());
@@ -161,8 +161,8 @@ TEST_F(CudaModelTest, CachedDecodingAndMixedBatchesAgreeWithOnePrefill) {
     ASSERT_NEAR(mixed[i], reference[19 * vocab + i], 2e-2) << "prefill of 20";
   }
   for (int p = 20; p < 30; ++p) {
-    ASSERT_TRUE(gpu_->Forward({{absl::MakeConstSpan(&a[p], 1), p, &ta, false}}, split, &logits)
-                    .ok());
+    ASSERT_TRUE(
+        gpu_->Forward({{absl::MakeConstSpan(&a[p], 1), p, &ta, false}}, split, &logits).ok());
     for (int i = 0; i < vocab; ++i) {
       ASSERT_NEAR(logits[i], reference[p * vocab + i], 2e-2) << "decode at " << p;
     }

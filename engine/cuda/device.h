@@ -3,12 +3,12 @@
 #ifndef GEMMA_ENGINE_CUDA_DEVICE_H_
 #define GEMMA_ENGINE_CUDA_DEVICE_H_
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "absl/status/status.h"
 

@@ -84,7 +84,8 @@ absl::StatusOr<const Gemm::Plan*> Gemm::PlanFor(int m, int n, int k) const {
                "cublasLtMatmulAlgoGetHeuristic");
   if (!s.ok()) return s;
   if (found == 0) {
-    return absl::InternalError(absl::StrCat("cuBLASLt has no algorithm for ", m, " x ", n, " x ", k));
+    return absl::InternalError(
+        absl::StrCat("cuBLASLt has no algorithm for ", m, " x ", n, " x ", k));
   }
   plan->algo = heuristic.algo;
   const Plan* result = plan.get();

@@ -5,13 +5,13 @@
 #ifndef GEMMA_ENGINE_CUDA_GEMM_H_
 #define GEMMA_ENGINE_CUDA_GEMM_H_
 
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <tuple>
-
-#include <cublasLt.h>
-#include <cuda_runtime_api.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,7 +22,7 @@ namespace gemma::cuda {
 class Gemm {
  public:
   // One handle, a 32 MiB workspace and a plan (descriptors + algorithm) per shape, made on first
-// use; thread-compatible, one stream at a time.
+  // use; thread-compatible, one stream at a time.
   static absl::StatusOr<Gemm> Create();
   ~Gemm();
   Gemm(Gemm&& other) noexcept;

@@ -1,6 +1,6 @@
-#include "engine/cuda/kernels.h"
-
 #include <cuda_bf16.h>
+
+#include "engine/cuda/kernels.h"
 
 namespace gemma::cuda {
 namespace {
@@ -81,7 +81,8 @@ __device__ void NormRopeHead(float* s, const float* w, int d, float eps, const f
   float sum = 0.f;
   for (int e = threadIdx.x; e < d; e += blockDim.x) sum += s[e] * s[e];
   const float scale = rsqrtf(BlockSum(sum) / d + eps);
-  for (int e = threadIdx.x; e < d; e += blockDim.x) s[e] = s[e] * scale * (w != nullptr ? w[e] : 1.f);
+  for (int e = threadIdx.x; e < d; e += blockDim.x)
+    s[e] = s[e] * scale * (w != nullptr ? w[e] : 1.f);
   __syncthreads();
   const int half = d / 2;
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
@@ -143,7 +144,8 @@ __global__ void StoreKvKernel(const float* __restrict__ k, const float* __restri
 // One block of kAttentionWarps warps per (row, head). Warp w takes keys first + w, first + w +
 // kAttentionWarps, ...; each lane owns dims lane, lane + 32, ... of the head; each warp keeps
 // an online softmax (max m, sum l, accumulator), merged across warps at the end.
-__global__ void PagedAttentionKernel(const float* __restrict__ q, const uint16_t* __restrict__ cache_k,
+__global__ void PagedAttentionKernel(const float* __restrict__ q,
+                                     const uint16_t* __restrict__ cache_k,
                                      const uint16_t* __restrict__ cache_v,
                                      const int32_t* __restrict__ first,
                                      const int32_t* __restrict__ last,
@@ -226,7 +228,8 @@ __global__ void GatherRowsKernel(const float* __restrict__ src, const int32_t* _
   for (int e = threadIdx.x; e < width; e += blockDim.x) to[e] = from[e];
 }
 
-__global__ void ToBf16Kernel(const float* __restrict__ in, int64_t count, uint16_t* __restrict__ out) {
+__global__ void ToBf16Kernel(const float* __restrict__ in, int64_t count,
+                             uint16_t* __restrict__ out) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] = FloatToBf16(in[i]);
@@ -293,18 +296,17 @@ cudaError_t LaunchQkvNormRope(float* q, float* k, float* v, const float* q_norm,
   return cudaGetLastError();
 }
 
-cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, int rows,
-                          int width, uint16_t* cache_k, uint16_t* cache_v, cudaStream_t stream) {
+cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, int rows, int width,
+                          uint16_t* cache_k, uint16_t* cache_v, cudaStream_t stream) {
   if (rows <= 0 || width <= 0) return cudaErrorInvalidValue;
   StoreKvKernel<<<rows, kThreads, 0, stream>>>(k, v, slots, width, cache_k, cache_v);
   return cudaGetLastError();
 }
 
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last,
-                                 const int32_t* key_base, const int32_t* key_slots, int rows,
-                                 int heads, int kv_heads, int head_dim, uint16_t* out,
-                                 cudaStream_t stream) {
+                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
+                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
+                                 int head_dim, uint16_t* out, cudaStream_t stream) {
   if (rows <= 0 || heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0 || head_dim % 32 != 0 ||
       head_dim <= 0 || head_dim > kMaxHeadDim) {
     return cudaErrorInvalidValue;

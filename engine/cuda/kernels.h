@@ -5,9 +5,9 @@
 #ifndef GEMMA_ENGINE_CUDA_KERNELS_H_
 #define GEMMA_ENGINE_CUDA_KERNELS_H_
 
-#include <cstdint>
-
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 namespace gemma::cuda {
 
@@ -16,8 +16,8 @@ cudaError_t LaunchEmbed(const uint16_t* table, const int32_t* tokens, int rows, 
                         float scale, float* out, cudaStream_t stream);
 
 // y[r, :] = RMSNorm(x[r, :]) * w, as bf16 (the next GEMM's input). w may be nullptr (weightless).
-cudaError_t LaunchRmsNormToBf16(const float* x, const float* weight, int rows, int cols,
-                                float eps, uint16_t* y, cudaStream_t stream);
+cudaError_t LaunchRmsNormToBf16(const float* x, const float* weight, int rows, int cols, float eps,
+                                uint16_t* y, cudaStream_t stream);
 
 // h[r, :] = (h[r, :] + RMSNorm(x[r, :]) * w) * scalar: the post-attention (scalar 1) and
 // post-FFN (scalar = layer_scalar) residual updates.
@@ -34,18 +34,17 @@ cudaError_t LaunchQkvNormRope(float* q, float* k, float* v, const float* q_norm,
                               float eps, bool v_is_k, cudaStream_t stream);
 
 // cache_k[slots[r], :] = bf16(k[r, :]), same for v; width = kv_heads * head_dim.
-cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, int rows,
-                          int width, uint16_t* cache_k, uint16_t* cache_v, cudaStream_t stream);
+cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, int rows, int width,
+                          uint16_t* cache_k, uint16_t* cache_v, cudaStream_t stream);
 
 // Paged attention (scale 1.0), one thread block per (row, head); keys of row r are positions
 // first[r]..last[r], key j at physical row key_slots[key_base[r] + j] of cache_k / cache_v
 // ([slots, kv_heads, head_dim] bf16). Online softmax in f32. out: [rows, heads, head_dim] bf16
 // (the o_proj GEMM's input). head_dim <= 512.
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last,
-                                 const int32_t* key_base, const int32_t* key_slots, int rows,
-                                 int heads, int kv_heads, int head_dim, uint16_t* out,
-                                 cudaStream_t stream);
+                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
+                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
+                                 int head_dim, uint16_t* out, cudaStream_t stream);
 
 // out = bf16(gelu_tanh(gate) * up), count elements.
 cudaError_t LaunchGeluGate(const float* gate, const float* up, int64_t count, uint16_t* out,

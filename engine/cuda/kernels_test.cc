@@ -99,8 +99,8 @@ TEST_F(KernelsTest, EmbedAndNorms) {
   // h = (h + RMSNorm(x) * w) * scalar.
   const std::vector<float> h = Random(rows * cols, 3);
   ASSERT_TRUE(d_h.Upload(h).ok());
-  ASSERT_EQ(LaunchRmsNormResidual(d_out.as<float>(), d_weight.as<float>(), rows, cols, 1e-6f,
-                                  0.75f, d_h.as<float>(), nullptr),
+  ASSERT_EQ(LaunchRmsNormResidual(d_out.as<float>(), d_weight.as<float>(), rows, cols, 1e-6f, 0.75f,
+                                  d_h.as<float>(), nullptr),
             cudaSuccess);
   Sync();
   std::vector<float> expected(rows * cols);
@@ -156,11 +156,11 @@ TEST_F(KernelsTest, PagedAttentionMatchesNaiveAttention) {
     ASSERT_TRUE(df.Upload(first).ok() && dl.Upload(last).ok() && db.Upload(base).ok() &&
                 ds.Upload(key_slots).ok());
     ASSERT_TRUE(dout.Allocate(rows * heads * d * 2).ok());
-    ASSERT_EQ(LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(),
-                                   df.as<int32_t>(), dl.as<int32_t>(), db.as<int32_t>(),
-                                   ds.as<int32_t>(), rows, heads, kv_heads, d,
-                                   dout.as<uint16_t>(), nullptr),
-              cudaSuccess);
+    ASSERT_EQ(
+        LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), df.as<int32_t>(),
+                             dl.as<int32_t>(), db.as<int32_t>(), ds.as<int32_t>(), rows, heads,
+                             kv_heads, d, dout.as<uint16_t>(), nullptr),
+        cudaSuccess);
     Sync();
     std::vector<float> expected(rows * heads * d, 0.f);
     for (int r = 0; r < rows; ++r) {
@@ -213,9 +213,9 @@ TEST_F(KernelsTest, GeluGateSoftcapGatherAndStore) {
   const std::vector<int32_t> rows = {2, 0}, slots = {5, 1};
   DeviceBuffer dr, dgathered, ds, dck, dcv;
   ASSERT_TRUE(dr.Upload(rows).ok() && dgathered.Allocate(2 * 1000 * 4).ok());
-  ASSERT_EQ(LaunchGatherRows(dl.as<float>(), dr.as<int32_t>(), 2, 1000, dgathered.as<float>(),
-                             nullptr),
-            cudaSuccess);
+  ASSERT_EQ(
+      LaunchGatherRows(dl.as<float>(), dr.as<int32_t>(), 2, 1000, dgathered.as<float>(), nullptr),
+      cudaSuccess);
   Sync();
   const std::vector<float> gathered = Download<float>(dgathered, 2000);
   EXPECT_EQ(std::vector<float>(gathered.begin(), gathered.begin() + 1000),
@@ -226,7 +226,8 @@ TEST_F(KernelsTest, GeluGateSoftcapGatherAndStore) {
                           dck.as<uint16_t>(), dcv.as<uint16_t>(), nullptr),
             cudaSuccess);
   Sync();
-  const std::vector<uint16_t> ck = Download<uint16_t>(dck, 6000), cv = Download<uint16_t>(dcv, 6000);
+  const std::vector<uint16_t> ck = Download<uint16_t>(dck, 6000),
+                              cv = Download<uint16_t>(dcv, 6000);
   for (int e = 0; e < 1000; ++e) {
     EXPECT_EQ(ck[5 * 1000 + e], F32ToBf16(logits[e]));
     EXPECT_EQ(cv[1 * 1000 + e], F32ToBf16(gate[1000 + e]));
@@ -241,14 +242,15 @@ TEST_F(KernelsTest, GemmMatchesAMatMulOfTheSameBf16Values) {
     const std::vector<uint16_t> w16 = ToBf16(w), x16 = ToBf16(x);
     DeviceBuffer dw, dx, dy;
     ASSERT_TRUE(dw.Upload(w16).ok() && dx.Upload(x16).ok() && dy.Allocate(size_t(m) * n * 4).ok());
-    ASSERT_TRUE(gemm->Run(dw.as<uint16_t>(), dx.as<uint16_t>(), dy.as<float>(), m, n, k, nullptr)
-                    .ok());
+    ASSERT_TRUE(
+        gemm->Run(dw.as<uint16_t>(), dx.as<uint16_t>(), dy.as<float>(), m, n, k, nullptr).ok());
     Sync();
     const std::vector<float> y = Download<float>(dy, size_t(m) * n);
     for (int i = 0; i < m; ++i) {
       for (int j = 0; j < n; ++j) {
         double sum = 0;
-        for (int e = 0; e < k; ++e) sum += double(FromBf16(w16[j * k + e])) * FromBf16(x16[i * k + e]);
+        for (int e = 0; e < k; ++e)
+          sum += double(FromBf16(w16[j * k + e])) * FromBf16(x16[i * k + e]);
         ASSERT_NEAR(y[i * n + j], sum, 1e-3 * std::sqrt(double(k))) << m << "x" << n << "x" << k;
       }
     }

@@ -96,8 +96,7 @@ TEST_P(RmsNormGpuTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(WeightAndWeightless, RmsNormGpuTest, ::testing::Bool());
 
 TEST(RmsNormLaunchTest, RejectsEmptyShapes) {
-  EXPECT_EQ(LaunchRmsNorm(nullptr, nullptr, nullptr, 0, 16, 1e-6f, nullptr),
-            cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchRmsNorm(nullptr, nullptr, nullptr, 0, 16, 1e-6f, nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ int32_t PhysicalRow(const BlockTables& tables, LayerType type, int position, int
     if (logical < static_cast<int>(tables.full.size())) block = tables.full[logical];
   } else {
     const int index = logical - tables.sliding_first_block;
-    if (index >= 0 && index < static_cast<int>(tables.sliding.size())) block = tables.sliding[index];
+    if (index >= 0 && index < static_cast<int>(tables.sliding.size()))
+      block = tables.sliding[index];
   }
   return block < 0 ? -1 : block * block_size + position % block_size;
 }
@@ -40,8 +41,8 @@ absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const G
     }
     for (int32_t token : chunk.tokens) {
       if (token < 0 || token >= c.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("chunk ", ci, ": token id ", token,
-                                                       " outside [0, ", c.vocab_size, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("chunk ", ci, ": token id ", token, " outside [0, ", c.vocab_size, ")"));
       }
     }
     const int first_row = step.rows;
@@ -59,9 +60,9 @@ absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const G
       for (int j = lo; j < end; ++j) {
         const int32_t row = PhysicalRow(*chunk.blocks, type, j, block_size);
         if (row < 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "chunk ", ci, ": the ", type == LayerType::kFull ? "full" : "sliding",
-              "-attention block table does not cover position ", j));
+          return absl::InvalidArgumentError(
+              absl::StrCat("chunk ", ci, ": the ", type == LayerType::kFull ? "full" : "sliding",
+                           "-attention block table does not cover position ", j));
         }
         plan.key_slots.push_back(row);
       }

@@ -75,8 +75,7 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
   if (IsDirectory(path)) {
     absl::StatusOr<MappedFile> config_file = MappedFile::Open(path + "/config.json");
     if (!config_file.ok()) return config_file.status();
-    const std::string text(reinterpret_cast<const char*>(config_file->data()),
-                           config_file->size());
+    const std::string text(reinterpret_cast<const char*>(config_file->data()), config_file->size());
     absl::StatusOr<Gemma4Config> config =
         drafter ? Gemma4DrafterConfigFromHfJson(text) : Gemma4ConfigFromHfJson(text);
     if (!config.ok()) return config.status();
@@ -127,8 +126,8 @@ const TensorView* Checkpoint::FindStored(const std::string& stored_name) const {
 absl::StatusOr<const TensorView*> Checkpoint::Require(const std::string& hf_name) const {
   const TensorView* tensor = Find(hf_name);
   if (tensor == nullptr) {
-    return absl::NotFoundError(absl::StrCat(path_, ": tensor ", StoredName(hf_name),
-                                            " is missing"));
+    return absl::NotFoundError(
+        absl::StrCat(path_, ": tensor ", StoredName(hf_name), " is missing"));
   }
   return tensor;
 }

@@ -1,7 +1,6 @@
 #include "engine/model/gemma4_config.h"
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -96,9 +95,8 @@ absl::StatusOr<Gemma4Config> ParseHfConfig(const std::string& json_text, bool dr
           "drafters with ordered (centroid) embeddings (E2B/E4B assistants) are not implemented");
     }
   }
-  const Json& text = root.contains("text_config") && root["text_config"].is_object()
-                         ? root["text_config"]
-                         : root;
+  const Json& text =
+      root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
   absl::Status s;
   int num_layers = 0;
   if (!(s = Read(text, "hidden_size", &config.hidden_size)).ok()) return s;
@@ -114,18 +112,16 @@ absl::StatusOr<Gemma4Config> ParseHfConfig(const std::string& json_text, bool dr
   config.max_position = ReadOr(text, "max_position_embeddings", 131072);
   config.attention_k_eq_v = ReadOr(text, "attention_k_eq_v", false);
   config.full.head_dim = ReadOr(text, "global_head_dim", config.sliding.head_dim);
-  config.full.num_kv_heads = config.attention_k_eq_v
-                                 ? ReadOr(text, "num_global_key_value_heads",
-                                          config.sliding.num_kv_heads)
-                                 : config.sliding.num_kv_heads;
+  config.full.num_kv_heads = config.attention_k_eq_v ? ReadOr(text, "num_global_key_value_heads",
+                                                              config.sliding.num_kv_heads)
+                                                     : config.sliding.num_kv_heads;
   config.pad_token_id = ReadOr(text, "pad_token_id", ReadOr(root, "pad_token_id", 0));
   config.bos_token_id = ReadOr(text, "bos_token_id", ReadOr(root, "bos_token_id", 2));
   if (text.contains("eos_token_id") && text["eos_token_id"].is_number()) {
     config.eos_token_id = text["eos_token_id"].get<int>();
   }
-  const Json& bidirectional = text.contains("use_bidirectional_attention")
-                                  ? text["use_bidirectional_attention"]
-                                  : Json();
+  const Json& bidirectional =
+      text.contains("use_bidirectional_attention") ? text["use_bidirectional_attention"] : Json();
   config.bidirectional_vision = bidirectional.is_string() && bidirectional == "vision";
 
   if (ReadOr(text, "hidden_size_per_layer_input", 0) > 0) {
@@ -145,14 +141,13 @@ absl::StatusOr<Gemma4Config> ParseHfConfig(const std::string& json_text, bool dr
       } else if (t == "full_attention") {
         config.layer_types.push_back(LayerType::kFull);
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: unknown layer type ",
-                                                       t.dump()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: unknown layer type ", t.dump()));
       }
     }
     if (static_cast<int>(config.layer_types.size()) != num_layers) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config.json: ", config.layer_types.size(), " layer_types for ",
-                       num_layers, " layers"));
+      return absl::InvalidArgumentError(absl::StrCat("config.json: ", config.layer_types.size(),
+                                                     " layer_types for ", num_layers, " layers"));
     }
   } else {
     for (int i = 0; i < num_layers; ++i) {
@@ -252,11 +247,13 @@ absl::StatusOr<Gemma4Config> ParseGgufConfig(const GgufFile& gguf, bool drafter)
   if (!(s = get_int("attention.key_length", &config.full.head_dim)).ok()) return s;
   if (!(s = get_int("attention.key_length_swa", &config.sliding.head_dim)).ok()) return s;
   if (!(s = get_int("attention.sliding_window", &config.sliding_window)).ok()) return s;
-  if (!(s = get_float("attention.layer_norm_rms_epsilon", &config.rms_norm_eps, 1e-6f)).ok()) return s;
+  if (!(s = get_float("attention.layer_norm_rms_epsilon", &config.rms_norm_eps, 1e-6f)).ok())
+    return s;
   if (!(s = get_float("final_logit_softcapping", &config.final_logit_softcap, 0.f)).ok()) return s;
   if (!(s = get_float("rope.freq_base", &config.full.rope_theta, 1e6f)).ok()) return s;
   if (!(s = get_float("rope.freq_base_swa", &config.sliding.rope_theta, 1e4f)).ok()) return s;
-  absl::StatusOr<std::vector<int64_t>> ff = gguf.GetIntsPerLayer(prefix + "feed_forward_length", num_layers);
+  absl::StatusOr<std::vector<int64_t>> ff =
+      gguf.GetIntsPerLayer(prefix + "feed_forward_length", num_layers);
   if (!ff.ok()) return ff.status();
   for (int64_t width : *ff) {
     if (width != (*ff)[0]) {
@@ -281,8 +278,8 @@ absl::StatusOr<Gemma4Config> ParseGgufConfig(const GgufFile& gguf, bool drafter)
     g.num_kv_heads = static_cast<int>((*kv)[i]);
   }
   // A drafter's layers all read the target's KV cache: shared_kv_layers is expected there.
-  for (const char* key : {"attention.shared_kv_layers", "embedding_length_per_layer_input",
-                          "expert_count"}) {
+  for (const char* key :
+       {"attention.shared_kv_layers", "embedding_length_per_layer_input", "expert_count"}) {
     if (drafter && std::string(key) == "attention.shared_kv_layers") continue;
     absl::StatusOr<int64_t> v = gguf.GetInt(prefix + key);
     if (v.ok() && *v > 0) {
@@ -310,8 +307,8 @@ absl::StatusOr<Gemma4Config> ParseGgufConfig(const GgufFile& gguf, bool drafter)
   config.full.rotated_pairs = config.full.head_dim / 2;
   if (const TensorView* freqs = gguf.FindTensor("rope_freqs.weight"); freqs != nullptr) {
     if (freqs->num_elements() != config.full.head_dim / 2) {
-      return absl::InvalidArgumentError(absl::StrCat("GGUF: rope_freqs has ",
-                                                     freqs->num_elements(), " entries, expected ",
+      return absl::InvalidArgumentError(absl::StrCat("GGUF: rope_freqs has ", freqs->num_elements(),
+                                                     " entries, expected ",
                                                      config.full.head_dim / 2));
     }
     std::vector<float> factors(freqs->num_elements());

@@ -100,10 +100,9 @@ absl::Status Gemma4Drafter::Draft(const Gemma4Model& target, const KvCache& cach
 }
 
 absl::Status Gemma4Drafter::DraftWithLogits(const Gemma4Model& target, const KvCache& cache,
-                                            const BlockTables& blocks, int32_t token,
-                                            int position, absl::Span<const float> target_hidden,
-                                            int count, cpu::Gelu gelu,
-                                            std::vector<int32_t>* drafts,
+                                            const BlockTables& blocks, int32_t token, int position,
+                                            absl::Span<const float> target_hidden, int count,
+                                            cpu::Gelu gelu, std::vector<int32_t>* drafts,
                                             std::vector<float>* step_logits) const {
   const Gemma4Config& d = shard_config_;  // This rank's heads and MLP width.
   const Gemma4Config& t = target.config();
@@ -125,7 +124,8 @@ absl::Status Gemma4Drafter::DraftWithLogits(const Gemma4Model& target, const KvC
   }
   drafts->clear();
   const int h = d.hidden_size, backbone = t.hidden_size;
-  std::vector<float> input(2 * backbone), x(h), normed(h), g(target_hidden.begin(), target_hidden.end());
+  std::vector<float> input(2 * backbone), x(h), normed(h),
+      g(target_hidden.begin(), target_hidden.end());
   std::vector<float> logits(embed_.rows);  // This rank's slice of the vocabulary.
   const Gemma4Weights& target_weights = target.weights();
   int32_t current = token;
@@ -162,14 +162,16 @@ absl::Status Gemma4Drafter::DraftWithLogits(const Gemma4Model& target, const KvC
         const int kv_offset = (head / group) * dim;
         std::vector<float> scores(position - first);
         for (int j = first; j < position; ++j) {
-          const float* key = cache.Key(source, cache.BlockOf(blocks, layer.type, j),
-                                       j % cache.block_size()) + kv_offset;
+          const float* key =
+              cache.Key(source, cache.BlockOf(blocks, layer.type, j), j % cache.block_size()) +
+              kv_offset;
           scores[j - first] = cpu::Dot(&q[static_cast<size_t>(head) * dim], key, dim);
         }
         cpu::Softmax(scores.data(), static_cast<int>(scores.size()));
         for (int j = first; j < position; ++j) {
-          const float* value = cache.Value(source, cache.BlockOf(blocks, layer.type, j),
-                                           j % cache.block_size()) + kv_offset;
+          const float* value =
+              cache.Value(source, cache.BlockOf(blocks, layer.type, j), j % cache.block_size()) +
+              kv_offset;
           cpu::Axpy(scores[j - first], value, dim, &attention[static_cast<size_t>(head) * dim]);
         }
       }
@@ -186,7 +188,8 @@ absl::Status Gemma4Drafter::DraftWithLogits(const Gemma4Model& target, const KvC
     }
     cpu::RmsNorm(x.data(), final_norm_.data(), 1, h, d.rms_norm_eps, normed.data());
     cpu::MatMul(embed_, normed.data(), 1, logits.data());
-    if (step_logits != nullptr) step_logits->insert(step_logits->end(), logits.begin(), logits.end());
+    if (step_logits != nullptr)
+      step_logits->insert(step_logits->end(), logits.begin(), logits.end());
     const size_t local = std::max_element(logits.begin(), logits.end()) - logits.begin();
     current = static_cast<int32_t>(vocab_begin_ + local);
     if (comm != nullptr) {

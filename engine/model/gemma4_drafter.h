@@ -39,17 +39,17 @@ class Drafter {
 
 class Gemma4Drafter : public Drafter {
  public:
-  // Loads a drafter (HF directory or gemma4-assistant GGUF) and checks it fits `target` (backbone width, head dims, KV heads,
-  // vocabulary, sliding window). INVALID_ARGUMENT names the mismatch. With a sharded target the
-  // drafter is sharded the same way (tensor_parallel.h): its query heads read this rank's KV
-  // heads of the target cache; projections and the projection matrices between target and
-  // drafter are replicated; its LM head is vocab-parallel with a distributed argmax.
+  // Loads a drafter (HF directory or gemma4-assistant GGUF) and checks it fits `target` (backbone
+  // width, head dims, KV heads, vocabulary, sliding window). INVALID_ARGUMENT names the mismatch.
+  // With a sharded target the drafter is sharded the same way (tensor_parallel.h): its query heads
+  // read this rank's KV heads of the target cache; projections and the projection matrices between
+  // target and drafter are replicated; its LM head is vocab-parallel with a distributed argmax.
   static absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Load(const std::string& path,
                                                              const Gemma4Model& target);
 
   absl::Status Draft(const Gemma4Model& target, const KvCache& cache, const BlockTables& blocks,
-                     int32_t token, int position, absl::Span<const float> target_hidden,
-                     int count, std::vector<int32_t>* drafts) const override;
+                     int32_t token, int position, absl::Span<const float> target_hidden, int count,
+                     std::vector<int32_t>* drafts) const override;
 
   // Draft with the MLP's GELU chosen (ForwardOptions::gelu: comparisons with llama.cpp use its
   // table) and, when `step_logits` is given, each step's logits appended to it ([count, this
@@ -57,8 +57,7 @@ class Gemma4Drafter : public Drafter {
   absl::Status DraftWithLogits(const Gemma4Model& target, const KvCache& cache,
                                const BlockTables& blocks, int32_t token, int position,
                                absl::Span<const float> target_hidden, int count, cpu::Gelu gelu,
-                               std::vector<int32_t>* drafts,
-                               std::vector<float>* step_logits) const;
+                               std::vector<int32_t>* drafts, std::vector<float>* step_logits) const;
 
   const Gemma4Config& config() const { return checkpoint_->config(); }
 
@@ -67,15 +66,15 @@ class Gemma4Drafter : public Drafter {
 
   std::unique_ptr<Checkpoint> checkpoint_;
   TensorParallel tp_;
-  Gemma4Config shard_config_;          // This rank's heads and MLP width.
-  int64_t vocab_begin_ = 0;            // First row of embed_ in the whole vocabulary.
+  Gemma4Config shard_config_;                      // This rank's heads and MLP width.
+  int64_t vocab_begin_ = 0;                        // First row of embed_ in the whole vocabulary.
   std::vector<std::unique_ptr<uint8_t[]>> owned_;  // Row-parallel slices.
-  Matrix embed_;                       // [vocab / N, h_a]: this rank's rows of the LM head.
-  std::vector<float> final_norm_;      // f32 [h_a]
-  Matrix pre_projection_;              // [h_a, 2 * H_target]
-  Matrix post_projection_;             // [H_target, h_a]
+  Matrix embed_;                   // [vocab / N, h_a]: this rank's rows of the LM head.
+  std::vector<float> final_norm_;  // f32 [h_a]
+  Matrix pre_projection_;          // [h_a, 2 * H_target]
+  Matrix post_projection_;         // [H_target, h_a]
   std::vector<Gemma4LayerWeights> layers_;
-  std::vector<int> source_layer_;      // Target layer whose KV each drafter layer reads.
+  std::vector<int> source_layer_;  // Target layer whose KV each drafter layer reads.
   std::vector<float> sliding_inv_freq_, full_inv_freq_;
 };
 

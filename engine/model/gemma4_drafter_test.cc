@@ -58,9 +58,9 @@ TEST_F(Gemma4DrafterTest, GgufConfigEqualsTheHfConfig) {
   }
   EXPECT_EQ(b.full.rotated_pairs, 8);  // A quarter of 64 / 2, from rope_freqs.
   // Every tensor the drafter needs resolves in both layouts.
-  for (const char* name : {"embed_tokens.weight", "norm.weight", "pre_projection.weight",
-                           "post_projection.weight", "layers.3.self_attn.q_proj.weight",
-                           "layers.0.layer_scalar"}) {
+  for (const char* name :
+       {"embed_tokens.weight", "norm.weight", "pre_projection.weight", "post_projection.weight",
+        "layers.3.self_attn.q_proj.weight", "layers.0.layer_scalar"}) {
     EXPECT_NE((*hf)->Find(name), nullptr) << name;
     EXPECT_NE((*gguf)->Find(name), nullptr) << name;
   }
@@ -87,11 +87,13 @@ TEST_F(Gemma4DrafterTest, HfAndGgufDraftersDraftIdentically) {
   const int position = static_cast<int>(prompt.size());
   std::vector<int32_t> drafts_hf, drafts_gguf;
   std::vector<float> logits_hf, logits_gguf;
-  ASSERT_TRUE((*hf)->DraftWithLogits(**target, cache, tables, next, position, hidden, 4,
-                                     cpu::Gelu::kTanh, &drafts_hf, &logits_hf)
+  ASSERT_TRUE((*hf)
+                  ->DraftWithLogits(**target, cache, tables, next, position, hidden, 4,
+                                    cpu::Gelu::kTanh, &drafts_hf, &logits_hf)
                   .ok());
-  ASSERT_TRUE((*gguf)->DraftWithLogits(**target, cache, tables, next, position, hidden, 4,
-                                       cpu::Gelu::kTanh, &drafts_gguf, &logits_gguf)
+  ASSERT_TRUE((*gguf)
+                  ->DraftWithLogits(**target, cache, tables, next, position, hidden, 4,
+                                    cpu::Gelu::kTanh, &drafts_gguf, &logits_gguf)
                   .ok());
   ASSERT_EQ(drafts_hf.size(), 4u);
   EXPECT_EQ(drafts_hf, drafts_gguf);

@@ -2,15 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -89,14 +88,16 @@ std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) 
   const int64_t h = o.hidden_size, ffn = o.intermediate_size;
   std::vector<Tensor> tensors;
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
-    tensors.push_back({name, {rows, cols}, gen.Normal(rows * cols, 1.f / std::sqrt(float(cols))),
-                       true});
+    tensors.push_back(
+        {name, {rows, cols}, gen.Normal(rows * cols, 1.f / std::sqrt(float(cols))), true});
   };
   auto vector = [&](const std::string& name, int64_t size, float lo, float hi) {
     tensors.push_back({name, {size}, gen.Uniform(size, lo, hi), false});
   };
-  tensors.push_back({"embed_tokens.weight", {vocab_size, h},
-                     gen.Normal(int64_t{vocab_size} * h, o.embed_std), true});
+  tensors.push_back({"embed_tokens.weight",
+                     {vocab_size, h},
+                     gen.Normal(int64_t{vocab_size} * h, o.embed_std),
+                     true});
   vector("norm.weight", h, 0.5f, 1.5f);
   const std::vector<std::string> types = LayerTypes(o);
   for (int i = 0; i < o.num_layers; ++i) {
@@ -131,19 +132,31 @@ std::vector<Tensor> MakeTensors(const TestCheckpointOptions& o, int vocab_size) 
   };
   media_vector("model.vision_embedder.patch_ln1.weight", patch, 0.5f, 1.5f);
   media_vector("model.vision_embedder.patch_ln1.bias", patch, -0.1f, 0.1f);
-  tensors.push_back({"model.vision_embedder.patch_dense.weight", {h, patch},
-                     gen.Normal(h * patch, 1.f / std::sqrt(float(patch))), true, true});
+  tensors.push_back({"model.vision_embedder.patch_dense.weight",
+                     {h, patch},
+                     gen.Normal(h * patch, 1.f / std::sqrt(float(patch))),
+                     true,
+                     true});
   media_vector("model.vision_embedder.patch_dense.bias", h, -0.1f, 0.1f);
   media_vector("model.vision_embedder.patch_ln2.weight", h, 0.5f, 1.5f);
   media_vector("model.vision_embedder.patch_ln2.bias", h, -0.1f, 0.1f);
-  tensors.push_back({"model.vision_embedder.pos_embedding", {1120, 2, h},
-                     gen.Normal(1120 * 2 * h, 0.5f), false, true});
+  tensors.push_back({"model.vision_embedder.pos_embedding",
+                     {1120, 2, h},
+                     gen.Normal(1120 * 2 * h, 0.5f),
+                     false,
+                     true});
   media_vector("model.vision_embedder.pos_norm.weight", h, 0.5f, 1.5f);
   media_vector("model.vision_embedder.pos_norm.bias", h, -0.1f, 0.1f);
-  tensors.push_back({"model.embed_vision.embedding_projection.weight", {h, h},
-                     gen.Normal(h * h, 1.f / std::sqrt(float(h))), true, true});
-  tensors.push_back({"model.embed_audio.embedding_projection.weight", {h, 640},
-                     gen.Normal(h * 640, 1.f / std::sqrt(640.f)), true, true});
+  tensors.push_back({"model.embed_vision.embedding_projection.weight",
+                     {h, h},
+                     gen.Normal(h * h, 1.f / std::sqrt(float(h))),
+                     true,
+                     true});
+  tensors.push_back({"model.embed_audio.embedding_projection.weight",
+                     {h, 640},
+                     gen.Normal(h * 640, 1.f / std::sqrt(640.f)),
+                     true,
+                     true});
   return tensors;
 }
 
@@ -161,7 +174,9 @@ Json AttentionConfig(const TestCheckpointOptions& o, const std::vector<std::stri
       {"rope_parameters",
        {{"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}},
         {"full_attention",
-         {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}}}},
+         {{"rope_type", "proportional"},
+          {"partial_rotary_factor", 0.25},
+          {"rope_theta", 1000000.0}}}}},
       {"rms_norm_eps", 1e-6},
   };
 }
@@ -195,8 +210,12 @@ Json HfConfig(const TestCheckpointOptions& o, int vocab_size) {
       {"model_type", "gemma4_unified"},
       {"text_config", text},
       {"vision_config",
-       {{"patch_size", 16}, {"pooling_kernel_size", 3}, {"model_patch_size", 48},
-        {"mm_embed_dim", o.hidden_size}, {"mm_posemb_size", 1120}, {"num_soft_tokens", 280}}},
+       {{"patch_size", 16},
+        {"pooling_kernel_size", 3},
+        {"model_patch_size", 48},
+        {"mm_embed_dim", o.hidden_size},
+        {"mm_posemb_size", 1120},
+        {"num_soft_tokens", 280}}},
       {"audio_config", {{"audio_embed_dim", 640}}},
       {"image_token_id", 258880},
       {"audio_token_id", 258881},
@@ -225,10 +244,13 @@ absl::Status WriteHfTokenizer(const std::string& dir, const std::string& vocab_p
     s = WriteText(dir + "/chat_template.jinja", vocab->chat_template);
     if (!s.ok()) return s;
   }
-  Json config = {{"tokenizer_class", "GemmaTokenizer"}, {"add_bos_token", vocab->add_bos},
-                 {"add_eos_token", false}, {"model_max_length", 131072}};
+  Json config = {{"tokenizer_class", "GemmaTokenizer"},
+                 {"add_bos_token", vocab->add_bos},
+                 {"add_eos_token", false},
+                 {"model_max_length", 131072}};
   for (const auto& [key, id] : {std::pair<const char*, int32_t>{"bos_token", vocab->bos_id},
-                                {"eos_token", vocab->eos_id}, {"pad_token", vocab->pad_id},
+                                {"eos_token", vocab->eos_id},
+                                {"pad_token", vocab->pad_id},
                                 {"unk_token", vocab->unk_id}}) {
     if (id >= 0) config[key] = vocab->pieces[id];
   }
@@ -244,10 +266,15 @@ absl::Status WriteHf(const TestCheckpointOptions& o, const std::vector<Tensor>& 
     s = WriteHfTokenizer(o.hf_dir, vocab_path);
     if (!s.ok()) return s;
   }
-  s = WriteText(o.hf_dir + "/generation_config.json",
-                Json{{"bos_token_id", 2}, {"eos_token_id", {1, 106}}, {"pad_token_id", 0},
-                     {"do_sample", true}, {"temperature", 1.0}, {"top_k", 64}, {"top_p", 0.95}}
-                        .dump(2) + "\n");
+  s = WriteText(o.hf_dir + "/generation_config.json", Json{{"bos_token_id", 2},
+                                                           {"eos_token_id", {1, 106}},
+                                                           {"pad_token_id", 0},
+                                                           {"do_sample", true},
+                                                           {"temperature", 1.0},
+                                                           {"top_k", 64},
+                                                           {"top_p", 0.95}}
+                                                              .dump(2) +
+                                                          "\n");
   if (!s.ok()) return s;
   std::vector<SafetensorsEntry> entries;
   for (const Tensor& t : tensors) {
@@ -306,7 +333,8 @@ absl::Status AddGgufTensors(const TestCheckpointOptions& o, const std::vector<Te
   for (const Tensor& t : tensors) {
     if (t.media) continue;  // GGUF carries the language model only.
     const DType dtype = t.is_matrix ? o.gguf_dtype : DType::kF32;
-    absl::Status s = w->AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
+    absl::Status s =
+        w->AddTensor(GgufTensorName(t.hf_name), dtype, t.shape, Encode(t.values, dtype));
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -469,9 +497,9 @@ absl::Status WriteTestCheckpoint(const TestCheckpointOptions& o) {
   const std::string vocab_path = o.vocab_gguf.empty() ? DefaultVocabGguf() : o.vocab_gguf;
   absl::StatusOr<GgufFile> vocab = GgufFile::Open(vocab_path);
   if (!vocab.ok()) {
-    return absl::Status(vocab.status().code(),
-                        absl::StrCat("vocabulary GGUF (run scripts/setup.sh): ",
-                                     vocab.status().message()));
+    return absl::Status(
+        vocab.status().code(),
+        absl::StrCat("vocabulary GGUF (run scripts/setup.sh): ", vocab.status().message()));
   }
   const GgufValue* tokens = vocab->Find("tokenizer.ggml.tokens");
   if (tokens == nullptr) {

@@ -26,7 +26,8 @@ struct DistributionDiff {
 };
 
 // `theirs` need not be normalised (llama.cpp's rows sum to ~1.0005).
-inline DistributionDiff Compare(const std::vector<double>& ours, const std::vector<double>& theirs) {
+inline DistributionDiff Compare(const std::vector<double>& ours,
+                                const std::vector<double>& theirs) {
   double sum = 0;
   for (double v : theirs) sum += v;
   DistributionDiff diff;

@@ -10,9 +10,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -127,8 +126,8 @@ int main(int argc, char** argv) {
     worst = std::max(worst, prompt_worst);
     const bool same = ours == theirs;
     token_mismatches += !same;
-    std::printf("prompt %zu: %d positions, t %d, %d drafts, max |dp| %.3g, tokens %s\n", pi,
-                length, next, steps, prompt_worst, same ? "identical" : "DIFFER");
+    std::printf("prompt %zu: %d positions, t %d, %d drafts, max |dp| %.3g, tokens %s\n", pi, length,
+                next, steps, prompt_worst, same ? "identical" : "DIFFER");
     if (!same) {
       std::printf("  ours:");
       for (int32_t t : ours) std::printf(" %d", t);
@@ -139,12 +138,13 @@ int main(int argc, char** argv) {
   }
   const double bound = absl::GetFlag(FLAGS_max_abs_diff);
   const double kl_bound = absl::GetFlag(FLAGS_max_mean_kl);
-  std::printf("drafter gelu=%s, %s target hidden (max |h_ours - h_llama| %.3g): %d draft steps "
-              "compared, max |p_ours - p_llama| = %.3g (bound %.3g), mean KL %.3g (bound %.3g), "
-              "top-1 agreement %d/%d, token mismatches %d\n",
-              absl::GetFlag(FLAGS_gelu).c_str(),
-              absl::GetFlag(FLAGS_reference_hidden) ? "llama.cpp's" : "our", worst_hidden, rows,
-              worst, bound, kl_sum / rows, kl_bound, top1_agree, rows, token_mismatches);
+  std::printf(
+      "drafter gelu=%s, %s target hidden (max |h_ours - h_llama| %.3g): %d draft steps "
+      "compared, max |p_ours - p_llama| = %.3g (bound %.3g), mean KL %.3g (bound %.3g), "
+      "top-1 agreement %d/%d, token mismatches %d\n",
+      absl::GetFlag(FLAGS_gelu).c_str(),
+      absl::GetFlag(FLAGS_reference_hidden) ? "llama.cpp's" : "our", worst_hidden, rows, worst,
+      bound, kl_sum / rows, kl_bound, top1_agree, rows, token_mismatches);
   const bool tokens_ok = token_mismatches == 0 || !absl::GetFlag(FLAGS_require_token_match);
   return rows > 0 && worst <= bound && kl_sum / rows <= kl_bound && top1_agree == rows && tokens_ok
              ? 0

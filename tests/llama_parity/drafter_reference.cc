@@ -15,13 +15,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "llama.h"
 #include "llama-ext.h"
+#include "llama.h"
 
 namespace {
 

@@ -9,9 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -74,9 +73,9 @@ int main(int argc, char** argv) {
         std::cerr << "probs.bin is short\n";
         return 2;
       }
-      const gemma::parity::DistributionDiff diff = gemma::parity::Compare(
-          gemma::parity::Probabilities(&logits[i * vocab], vocab),
-          std::vector<double>(reference.begin(), reference.end()));
+      const gemma::parity::DistributionDiff diff =
+          gemma::parity::Compare(gemma::parity::Probabilities(&logits[i * vocab], vocab),
+                                 std::vector<double>(reference.begin(), reference.end()));
       prompt_worst = std::max(prompt_worst, diff.max_abs);
       kl_sum += diff.kl;
       top1_agree += diff.same_top;
@@ -107,8 +106,8 @@ int main(int argc, char** argv) {
     if (!same && pi < greedy.size()) {
       for (size_t g = 0; g < generated.size() && g < greedy[pi].size(); ++g) {
         if (generated[g] != greedy[pi][g]) {
-          std::printf("  first difference at token %zu: ours %d, llama.cpp %d\n", g,
-                      generated[g], greedy[pi][g]);
+          std::printf("  first difference at token %zu: ours %d, llama.cpp %d\n", g, generated[g],
+                      greedy[pi][g]);
           break;
         }
       }
@@ -116,13 +115,11 @@ int main(int argc, char** argv) {
   }
   const double bound = absl::GetFlag(FLAGS_max_abs_diff);
   const double kl_bound = absl::GetFlag(FLAGS_max_mean_kl);
-  std::printf("gelu=%s: %d rows, max |p_ours - p_llama| = %.3g (bound %.3g), mean KL %.3g, "
-              "(bound %.3g), top-1 agreement %d/%d, greedy mismatches %d\n",
-              absl::GetFlag(FLAGS_gelu).c_str(), rows, worst, bound, kl_sum / rows, kl_bound,
-              top1_agree, rows, greedy_mismatches);
+  std::printf(
+      "gelu=%s: %d rows, max |p_ours - p_llama| = %.3g (bound %.3g), mean KL %.3g, "
+      "(bound %.3g), top-1 agreement %d/%d, greedy mismatches %d\n",
+      absl::GetFlag(FLAGS_gelu).c_str(), rows, worst, bound, kl_sum / rows, kl_bound, top1_agree,
+      rows, greedy_mismatches);
   const bool greedy_ok = greedy_mismatches == 0 || !absl::GetFlag(FLAGS_require_greedy_match);
-  return worst <= bound && kl_sum / rows <= kl_bound && greedy_ok &&
-                 top1_agree == rows
-             ? 0
-             : 1;
+  return worst <= bound && kl_sum / rows <= kl_bound && greedy_ok && top1_agree == rows ? 0 : 1;
 }
