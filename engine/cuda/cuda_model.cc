@@ -12,21 +12,6 @@
 namespace gemma::cuda {
 namespace {
 
-// Grows `buffer` to at least `bytes` (contents are not kept).
-absl::Status Ensure(DeviceBuffer& buffer, size_t bytes) {
-  if (buffer.bytes() >= bytes) return absl::OkStatus();
-  return buffer.Allocate(bytes);
-}
-
-template <typename T>
-absl::Status UploadAsync(const std::vector<T>& host, DeviceBuffer& buffer, cudaStream_t stream) {
-  absl::Status s = Ensure(buffer, std::max<size_t>(host.size(), 1) * sizeof(T));
-  if (!s.ok() || host.empty()) return s;
-  return CudaStatus(cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T),
-                                    cudaMemcpyHostToDevice, stream),
-                    "plan upload");
-}
-
 // A matrix in its stored dtype -> bf16 on the device.
 absl::Status UploadBf16(const Matrix& m, DeviceBuffer& out) {
   const size_t count = static_cast<size_t>(m.rows) * m.cols;
@@ -55,10 +40,26 @@ struct CudaGemma4Model::Layer {
   float layer_scalar = 1.f;
 };
 
-// Step-sized device buffers, grown on demand and kept between steps.
+// Step-sized device buffers, grown on demand (doubling) and kept between steps. Every
+// reallocation bumps `generation`: captured graphs hold the old addresses and must be redone.
 struct CudaGemma4Model::Scratch {
-  DeviceBuffer h, x, q, k, v, attention, projected, gate, up, activated, selected, normed,
-      normed_bf16, logits;
+  absl::Status Ensure(DeviceBuffer& buffer, size_t bytes) {
+    if (buffer.bytes() >= bytes) return absl::OkStatus();
+    ++generation;
+    return buffer.Allocate(std::max(bytes, 2 * buffer.bytes()));
+  }
+  template <typename T>
+  absl::Status Upload(const std::vector<T>& host, DeviceBuffer& buffer, cudaStream_t stream) {
+    GEMMA_CUDA_RETURN_IF_ERROR(Ensure(buffer, std::max<size_t>(host.size(), 1) * sizeof(T)));
+    if (host.empty()) return absl::OkStatus();
+    return CudaStatus(cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T),
+                                      cudaMemcpyHostToDevice, stream),
+                      "plan upload");
+  }
+
+  uint64_t generation = 0;
+  DeviceBuffer h, x, q, k, v, attention, attention_partial, projected, gate, up, activated,
+      selected, normed, normed_bf16, logits;
   DeviceBuffer tokens, positions, logits_rows;
   struct Plan {
     DeviceBuffer store_slot, first_key, last_key, key_base, key_slots;
@@ -92,9 +93,17 @@ size_t CudaKvCache::bytes() const {
 }
 
 CudaGemma4Model::CudaGemma4Model(Gemma4Config config)
-    : config_(std::move(config)), scratch_(std::make_unique<Scratch>()) {}
+    : config_(std::move(config)), scratch_(std::make_unique<Scratch>()) {
+  int device = 0;
+  if (cudaGetDevice(&device) == cudaSuccess) {
+    cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device);
+  }
+}
 
 CudaGemma4Model::~CudaGemma4Model() {
+  for (auto& [rows, graph] : graphs_) {
+    if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
+  }
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
@@ -197,8 +206,8 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
   return model;
 }
 
-absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
-                                   int* logits_rows, bool keep_hidden) {
+absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
+                                      const CudaKvCache& cache, bool graph, StepShape* shape) {
   for (size_t ci = 0; ci < chunks.size(); ++ci) {
     if (!chunks[ci].media.empty()) {
       return absl::UnimplementedError(
@@ -209,178 +218,199 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
   if (!planned.ok()) return planned.status();
   const StepPlan& plan = *planned;
   const Gemma4Config& c = config_;
-  const int rows = plan.rows, hidden = c.hidden_size, ffn = c.intermediate_size;
-  const int out_rows = static_cast<int>(plan.logits_rows.size());
+  shape->rows = plan.rows;
+  shape->out_rows = static_cast<int>(plan.logits_rows.size());
   Scratch& s = *scratch_;
-  cudaStream_t stream = stream_;
-
-  // Buffers sized for the widest layer type.
+  // Split-K for long rows at small batch, per layer type. A graph's shape must serve every
+  // later context, so it plans for the longest.
+  size_t partial_floats = 1;
+  for (int t = 0; t < 2; ++t) {
+    const AttentionGeometry& g = t == 1 ? c.full : c.sliding;
+    const int max_keys = graph ? (t == 1 ? c.max_position : c.sliding_window) : plan.plan[t].max_keys;
+    shape->splits[t] =
+        PlanAttentionSplits(plan.rows, c.num_heads, g.head_dim, max_keys, multiprocessors_);
+    partial_floats = std::max(partial_floats, shape->splits[t].scratch_floats);
+  }
   int max_q = 0, max_kv = 0;
   for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
     max_q = std::max(max_q, c.num_heads * c.geometry(type).head_dim);
     max_kv = std::max(max_kv, c.geometry(type).num_kv_heads * c.geometry(type).head_dim);
   }
-  const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t);
-  const size_t r = rows;
-  absl::Status status;
-  for (auto [buffer, bytes] : {std::pair{&s.h, r * hidden * f32},
-                               {&s.x, r * std::max(hidden, ffn) * bf16},
-                               {&s.q, r * max_q * f32},
-                               {&s.k, r * max_kv * f32},
-                               {&s.v, r * max_kv * f32},
-                               {&s.attention, r * max_q * bf16},
-                               {&s.projected, r * hidden * f32},
-                               {&s.gate, r * ffn * f32},
-                               {&s.up, r * ffn * f32},
-                               {&s.activated, r * ffn * bf16},
-                               {&s.selected, out_rows * hidden * f32},
-                               {&s.normed, out_rows * hidden * f32},
-                               {&s.normed_bf16, out_rows * hidden * bf16},
-                               {&s.logits, static_cast<size_t>(out_rows) * c.vocab_size * f32}}) {
-    if (!(status = Ensure(*buffer, bytes)).ok()) return status;
+  const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t), r = plan.rows,
+               out = shape->out_rows, hidden = c.hidden_size, ffn = c.intermediate_size;
+  for (auto [buffer, bytes] :
+       {std::pair{&s.h, r * hidden * f32}, {&s.x, r * std::max(hidden, ffn) * bf16},
+        {&s.q, r * max_q * f32}, {&s.k, r * max_kv * f32}, {&s.v, r * max_kv * f32},
+        {&s.attention, r * max_q * bf16}, {&s.attention_partial, partial_floats * f32},
+        {&s.projected, r * hidden * f32}, {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32},
+        {&s.activated, r * ffn * bf16}, {&s.selected, out * hidden * f32},
+        {&s.normed, out * hidden * f32}, {&s.normed_bf16, out * hidden * bf16},
+        {&s.logits, out * c.vocab_size * f32}}) {
+    GEMMA_CUDA_RETURN_IF_ERROR(s.Ensure(*buffer, bytes));
   }
-  if (!(status = UploadAsync(plan.tokens, s.tokens, stream)).ok() ||
-      !(status = UploadAsync(plan.positions, s.positions, stream)).ok() ||
-      !(status = UploadAsync(plan.logits_rows, s.logits_rows, stream)).ok()) {
-    return status;
-  }
+  GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(plan.tokens, s.tokens, stream_));
+  GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(plan.positions, s.positions, stream_));
+  GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(plan.logits_rows, s.logits_rows, stream_));
   for (int t = 0; t < 2; ++t) {
     const AttentionPlan& from = plan.plan[t];
     Scratch::Plan& to = s.plan[t];
-    for (auto [host, device] : {std::pair{&from.store_slot, &to.store_slot},
-                                {&from.first_key, &to.first_key},
-                                {&from.last_key, &to.last_key},
-                                {&from.key_base, &to.key_base},
-                                {&from.key_slots, &to.key_slots}}) {
-      if (!(status = UploadAsync(*host, *device, stream)).ok()) return status;
+    for (auto [host, device] :
+         {std::pair{&from.store_slot, &to.store_slot}, {&from.first_key, &to.first_key},
+          {&from.last_key, &to.last_key}, {&from.key_base, &to.key_base},
+          {&from.key_slots, &to.key_slots}}) {
+      GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(*host, *device, stream_));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache& cache) {
+  const Gemma4Config& c = config_;
+  const int rows = shape.rows, out_rows = shape.out_rows, hidden = c.hidden_size,
+            ffn = c.intermediate_size;
+  Scratch& s = *scratch_;
+  cudaStream_t stream = stream_;
   auto check = [](cudaError_t error, const char* what) { return CudaStatus(error, what); };
   float* h = s.h.as<float>();
   uint16_t* x = s.x.as<uint16_t>();
-  if (!(status = check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows, hidden,
-                                   embed_scale_, h, stream),
-                       "embed"))
-           .ok()) {
-    return status;
-  }
+  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows,
+                                               hidden, embed_scale_, h, stream),
+                                   "embed"));
   for (int li = 0; li < c.num_layers(); ++li) {
     const Layer& layer = layers_[li];
     const AttentionGeometry& g = c.geometry(layer.type);
-    const Scratch::Plan& attention_plan = s.plan[layer.type == LayerType::kFull ? 1 : 0];
+    const int type_index = layer.type == LayerType::kFull ? 1 : 0;
+    const Scratch::Plan& plan = s.plan[type_index];
     const int d = g.head_dim, heads = c.num_heads, kv_heads = g.num_kv_heads;
     const bool v_is_k = layer.v.data() == nullptr;
-    const float* inv_freq =
-        layer.type == LayerType::kFull ? full_inv_freq_.as<float>() : sliding_inv_freq_.as<float>();
-    if (!(status = check(LaunchRmsNormToBf16(h, layer.input_norm.as<float>(), rows, hidden,
-                                             c.rms_norm_eps, x, stream),
-                         "input norm"))
-             .ok() ||
-        !(status = gemm_->Run(layer.q.as<uint16_t>(), x, s.q.as<float>(), rows, heads * d, hidden,
-                              stream))
-             .ok() ||
-        !(status = gemm_->Run(layer.k.as<uint16_t>(), x, s.k.as<float>(), rows, kv_heads * d,
-                              hidden, stream))
-             .ok() ||
-        (!v_is_k && !(status = gemm_->Run(layer.v.as<uint16_t>(), x, s.v.as<float>(), rows,
-                                          kv_heads * d, hidden, stream))
-                         .ok()) ||
-        !(status =
-              check(LaunchQkvNormRope(s.q.as<float>(), s.k.as<float>(), s.v.as<float>(),
-                                      layer.q_norm.as<float>(), layer.k_norm.as<float>(),
-                                      s.positions.as<int32_t>(), inv_freq, rows, heads, kv_heads, d,
-                                      g.rotated_pairs, c.rms_norm_eps, v_is_k, stream),
-                    "q/k/v norm + RoPE"))
-             .ok() ||
-        !(status = check(LaunchStoreKv(s.k.as<float>(), s.v.as<float>(),
-                                       attention_plan.store_slot.as<int32_t>(), rows, kv_heads * d,
-                                       cache.keys(li), cache.values(li), stream),
-                         "KV store"))
-             .ok() ||
-        !(status = check(LaunchPagedAttention(s.q.as<float>(), cache.keys(li), cache.values(li),
-                                              attention_plan.first_key.as<int32_t>(),
-                                              attention_plan.last_key.as<int32_t>(),
-                                              attention_plan.key_base.as<int32_t>(),
-                                              attention_plan.key_slots.as<int32_t>(), rows, heads,
-                                              kv_heads, d, s.attention.as<uint16_t>(), stream),
-                         "attention"))
-             .ok() ||
-        !(status = gemm_->Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
-                              s.projected.as<float>(), rows, hidden, heads * d, stream))
-             .ok() ||
-        !(status = check(
-              LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(),
-                                    rows, hidden, c.rms_norm_eps, 1.f, h, stream),
-              "post-attention norm"))
-             .ok() ||
-        !(status = check(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows, hidden,
-                                             c.rms_norm_eps, x, stream),
-                         "pre-FFN norm"))
-             .ok() ||
-        !(status = gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn, hidden,
-                              stream))
-             .ok() ||
-        !(status =
-              gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden, stream))
-             .ok() ||
-        !(status = check(
-              LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(), static_cast<int64_t>(rows) * ffn,
-                             s.activated.as<uint16_t>(), stream),
-              "GeGLU"))
-             .ok() ||
-        !(status = gemm_->Run(layer.down.as<uint16_t>(), s.activated.as<uint16_t>(),
-                              s.projected.as<float>(), rows, hidden, ffn, stream))
-             .ok() ||
-        !(status = check(
-              LaunchRmsNormResidual(s.projected.as<float>(), layer.post_ffn_norm.as<float>(), rows,
-                                    hidden, c.rms_norm_eps, layer.layer_scalar, h, stream),
-              "post-FFN norm"))
-             .ok()) {
-      return status;
+    const float* inv_freq = layer.type == LayerType::kFull ? full_inv_freq_.as<float>()
+                                                           : sliding_inv_freq_.as<float>();
+    float *q = s.q.as<float>(), *k = s.k.as<float>(), *v = s.v.as<float>();
+    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(h, layer.input_norm.as<float>(), rows,
+                                                         hidden, c.rms_norm_eps, x, stream),
+                                     "input norm"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        gemm_->Run(layer.q.as<uint16_t>(), x, q, rows, heads * d, hidden, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        gemm_->Run(layer.k.as<uint16_t>(), x, k, rows, kv_heads * d, hidden, stream));
+    if (!v_is_k) {
+      GEMMA_CUDA_RETURN_IF_ERROR(
+          gemm_->Run(layer.v.as<uint16_t>(), x, v, rows, kv_heads * d, hidden, stream));
     }
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchQkvNormRope(q, k, v, layer.q_norm.as<float>(), layer.k_norm.as<float>(),
+                          s.positions.as<int32_t>(), inv_freq, rows, heads, kv_heads, d,
+                          g.rotated_pairs, c.rms_norm_eps, v_is_k, stream),
+        "q/k/v norm + RoPE"));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchStoreKv(k, v, plan.store_slot.as<int32_t>(), rows,
+                                                   kv_heads * d, cache.keys(li), cache.values(li),
+                                                   stream),
+                                     "KV store"));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchPagedAttention(q, cache.keys(li), cache.values(li), plan.first_key.as<int32_t>(),
+                             plan.last_key.as<int32_t>(), plan.key_base.as<int32_t>(),
+                             plan.key_slots.as<int32_t>(), rows, heads, kv_heads, d,
+                             shape.splits[type_index], s.attention_partial.as<float>(),
+                             s.attention.as<uint16_t>(), stream),
+        "attention"));
+    GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
+                                          s.projected.as<float>(), rows, hidden, heads * d,
+                                          stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(), rows,
+                              hidden, c.rms_norm_eps, 1.f, h, stream),
+        "post-attention norm"));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows,
+                                                         hidden, c.rms_norm_eps, x, stream),
+                                     "pre-FFN norm"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn, hidden, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(),
+                                                    static_cast<int64_t>(rows) * ffn,
+                                                    s.activated.as<uint16_t>(), stream),
+                                     "GeGLU"));
+    GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(layer.down.as<uint16_t>(), s.activated.as<uint16_t>(),
+                                          s.projected.as<float>(), rows, hidden, ffn, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchRmsNormResidual(s.projected.as<float>(), layer.post_ffn_norm.as<float>(), rows,
+                                    hidden, c.rms_norm_eps, layer.layer_scalar, h, stream),
+              "post-FFN norm"));
   }
   // Final norm (f32, for the hidden states) and the tied LM head on the requested rows.
   float* normed = s.normed.as<float>();
-  if (!(status = check(LaunchGatherRows(h, s.logits_rows.as<int32_t>(), out_rows, hidden,
-                                        s.selected.as<float>(), stream),
-                       "gather"))
-           .ok() ||
-      !(status =
-            check(cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * f32, stream),
-                  "memset"))
-           .ok() ||
-      !(status = check(LaunchRmsNormResidual(s.selected.as<float>(), final_norm_.as<float>(),
-                                             out_rows, hidden, c.rms_norm_eps, 1.f, normed, stream),
-                       "final norm"))
-           .ok() ||
-      !(status = check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
-                                    s.normed_bf16.as<uint16_t>(), stream),
-                       "cast"))
-           .ok() ||
-      !(status = gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
-                            s.logits.as<float>(), out_rows, c.vocab_size, hidden, stream))
-           .ok()) {
-    return status;
+  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchGatherRows(h, s.logits_rows.as<int32_t>(), out_rows,
+                                                    hidden, s.selected.as<float>(), stream),
+                                   "gather"));
+  GEMMA_CUDA_RETURN_IF_ERROR(check(
+      cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * sizeof(float), stream),
+      "memset"));
+  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormResidual(s.selected.as<float>(),
+                                                         final_norm_.as<float>(), out_rows, hidden,
+                                                         c.rms_norm_eps, 1.f, normed, stream),
+                                   "final norm"));
+  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
+                                                s.normed_bf16.as<uint16_t>(), stream),
+                                   "cast"));
+  GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
+                                        s.logits.as<float>(), out_rows, c.vocab_size, hidden,
+                                        stream));
+  if (c.final_logit_softcap > 0) {
+    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchSoftcap(s.logits.as<float>(),
+                                                   static_cast<int64_t>(out_rows) * c.vocab_size,
+                                                   c.final_logit_softcap, stream),
+                                     "softcap"));
   }
-  if (c.final_logit_softcap > 0 &&
-      !(status =
-            check(LaunchSoftcap(s.logits.as<float>(), static_cast<int64_t>(out_rows) * c.vocab_size,
-                                c.final_logit_softcap, stream),
-                  "softcap"))
-           .ok()) {
-    return status;
-  }
-  if (keep_hidden) {
-    s.host_hidden.resize(static_cast<size_t>(out_rows) * hidden);
-    if (!(status = check(cudaMemcpyAsync(s.host_hidden.data(), normed, s.host_hidden.size() * f32,
-                                         cudaMemcpyDeviceToHost, stream),
-                         "hidden download"))
-             .ok()) {
-      return status;
+  return absl::OkStatus();
+}
+
+absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
+                                   int* logits_rows, bool keep_hidden) {
+  // Decode-only steps (one token per sequence, its logits) replay a CUDA graph per batch size:
+  // the first step of a size runs eagerly (GEMM plans are made then), the second captures.
+  bool graph = use_cuda_graphs_ && !keep_hidden;
+  for (const ForwardChunk& chunk : chunks) graph = graph && chunk.tokens.size() == 1;
+  StepShape shape;
+  GEMMA_CUDA_RETURN_IF_ERROR(Prepare(chunks, cache, graph, &shape));
+  Scratch& s = *scratch_;
+  if (!graph) {
+    GEMMA_CUDA_RETURN_IF_ERROR(Enqueue(shape, cache));
+  } else {
+    DecodeGraph& g = graphs_[shape.rows];
+    const bool current = g.exec != nullptr && g.generation == s.generation && g.cache == &cache;
+    if (current) {
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(g.exec, stream_), "graph launch"));
+    } else if (!g.warmed || g.cache != &cache) {
+      GEMMA_CUDA_RETURN_IF_ERROR(Enqueue(shape, cache));
+      g.warmed = true;
+      g.cache = &cache;
+    } else {
+      if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);
+      g.exec = nullptr;
+      cudaGraph_t captured = nullptr;
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
+          cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin capture"));
+      const absl::Status enqueued = Enqueue(shape, cache);
+      const cudaError_t ended = cudaStreamEndCapture(stream_, &captured);
+      GEMMA_CUDA_RETURN_IF_ERROR(enqueued);
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(ended, "end capture"));
+      const cudaError_t instantiated = cudaGraphInstantiate(&g.exec, captured, 0);
+      cudaGraphDestroy(captured);
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(instantiated, "graph instantiate"));
+      g.generation = s.generation;
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(g.exec, stream_), "graph launch"));
     }
   }
-  *logits_rows = out_rows;
-  return check(cudaStreamSynchronize(stream), "step");
+  if (keep_hidden) {
+    s.host_hidden.resize(static_cast<size_t>(shape.out_rows) * config_.hidden_size);
+    GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
+        cudaMemcpyAsync(s.host_hidden.data(), s.normed.data(), s.host_hidden.size() * sizeof(float),
+                        cudaMemcpyDeviceToHost, stream_),
+        "hidden download"));
+  }
+  *logits_rows = shape.out_rows;
+  return CudaStatus(cudaStreamSynchronize(stream_), "step");
 }
 
 absl::Status CudaGemma4Model::Forward(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,

@@ -4,12 +4,14 @@
 // last or every position, softcapped, optional final-normed hidden states); results agree with
 // it to bf16 tolerance (GEMM inputs and K/V are rounded to bf16; the CPU engine keeps f32).
 //
-// This slice: tensor parallelism 1, text only (media spans: UNIMPLEMENTED), one stream, no CUDA
-// graphs, sampling on the host. Thread-compatible: one Forward at a time.
+// Attention is paged (flash-decoding with split-K for long rows at small batch, kernels.h).
+// Decode-only steps replay CUDA graphs. This slice: tensor parallelism 1, text only (media
+// spans: UNIMPLEMENTED), one stream, sampling on the host. Thread-compatible: one Forward at a time.
 #ifndef GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 #define GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "absl/types/span.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/gemm.h"
+#include "engine/cuda/kernels.h"
 #include "engine/kv_cache.h"
 #include "engine/model/gemma4.h"
 
@@ -60,6 +63,9 @@ class CudaGemma4Model {
   // on the host. UNIMPLEMENTED for media spans.
   absl::Status Forward(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
                        std::vector<float>* logits, std::vector<float>* hidden = nullptr);
+  // Decode-only steps replay a CUDA graph per batch size (on by default).
+  void set_use_cuda_graphs(bool use) { use_cuda_graphs_ = use; }
+
   // The same, leaving the logits on the device (benchmarks: no host copy). The pointer is valid
   // until the next call.
   absl::StatusOr<const float*> ForwardOnDevice(absl::Span<const ForwardChunk> chunks,
@@ -68,7 +74,23 @@ class CudaGemma4Model {
  private:
   struct Layer;
   struct Scratch;
+  // What the kernels of one step need beyond the uploaded plan.
+  struct StepShape {
+    int rows = 0, out_rows = 0;
+    AttentionSplits splits[2];  // Sliding, full.
+  };
+  struct DecodeGraph {
+    cudaGraphExec_t exec = nullptr;
+    uint64_t generation = 0;         // Scratch generation it was captured with.
+    const CudaKvCache* cache = nullptr;
+    bool warmed = false;             // One eager run of this size happened (GEMM plans exist).
+  };
   explicit CudaGemma4Model(Gemma4Config config);
+  // Plans the step and uploads the plan; `graph`: plan attention splits for any context.
+  absl::Status Prepare(absl::Span<const ForwardChunk> chunks, const CudaKvCache& cache, bool graph,
+                       StepShape* shape);
+  // Every kernel of the step on stream_ (capturable: no allocation, no synchronisation).
+  absl::Status Enqueue(const StepShape& shape, const CudaKvCache& cache);
   absl::Status Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache, int* logits_rows,
                     bool keep_hidden);
 
@@ -82,6 +104,9 @@ class CudaGemma4Model {
   std::vector<Layer> layers_;
   std::unique_ptr<Scratch> scratch_;
   size_t weight_bytes_ = 0;
+  int multiprocessors_ = 1;  // Of the current device (split-K planning).
+  bool use_cuda_graphs_ = true;
+  std::map<int, DecodeGraph> graphs_;  // By batch size.
 };
 
 }  // namespace gemma::cuda

@@ -8,6 +8,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kAttentionWarps = 4;
 constexpr int kMaxHeadDim = 512;
+constexpr int kSplitKeys = 256;  // Keys per split of a long decode row, at least.
 
 __device__ __forceinline__ float Bf16ToFloat(uint16_t bits) {
   return __uint_as_float(static_cast<uint32_t>(bits) << 16);
@@ -141,9 +142,13 @@ __global__ void StoreKvKernel(const float* __restrict__ k, const float* __restri
   }
 }
 
-// One block of kAttentionWarps warps per (row, head). Warp w takes keys first + w, first + w +
-// kAttentionWarps, ...; each lane owns dims lane, lane + 32, ... of the head; each warp keeps
-// an online softmax (max m, sum l, accumulator), merged across warps at the end.
+// One block of kAttentionWarps warps per (row, head, split). With gridDim.z splits, each row's
+// keys first..last are cut into gridDim.z runs of equal length (trailing runs may be empty), so
+// one launch shape serves any context (CUDA graphs replay it); warp w takes every
+// kAttentionWarps-th of them; each lane owns dims lane, lane + 32, ... of the head; each warp
+// keeps an online softmax (max m, sum l, accumulator), merged across warps at the end. With one
+// split the block writes the output; with several it writes (m, l, unnormalised accumulator) to
+// `partial` [rows, heads, splits, 2 + d] for CombineSplitsKernel.
 __global__ void PagedAttentionKernel(const float* __restrict__ q,
                                      const uint16_t* __restrict__ cache_k,
                                      const uint16_t* __restrict__ cache_v,
@@ -151,15 +156,23 @@ __global__ void PagedAttentionKernel(const float* __restrict__ q,
                                      const int32_t* __restrict__ last,
                                      const int32_t* __restrict__ key_base,
                                      const int32_t* __restrict__ key_slots, int heads, int kv_heads,
-                                     int d, uint16_t* __restrict__ out) {
+                                     int d, uint16_t* __restrict__ out,
+                                     float* __restrict__ partial) {
   constexpr int kMaxPerLane = kMaxHeadDim / 32;
   __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
   __shared__ float warp_acc[kAttentionWarps][kMaxHeadDim];
-  const int row = blockIdx.x, head = blockIdx.y;
+  const int row = blockIdx.x, head = blockIdx.y, split = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int per_lane = d / 32;
   const int kv_head = head / (heads / kv_heads);
   const int width = kv_heads * d;
+  const int splits = gridDim.z;
+  int lo = first[row], hi = last[row];
+  if (splits > 1) {
+    const int run = (hi - lo + 1 + splits - 1) / splits;
+    lo += split * run;
+    hi = min(hi, lo + run - 1);
+  }
   const float* query = q + (static_cast<size_t>(row) * heads + head) * d;
   float qv[kMaxPerLane], acc[kMaxPerLane];
   for (int i = 0; i < per_lane; ++i) {
@@ -168,7 +181,7 @@ __global__ void PagedAttentionKernel(const float* __restrict__ q,
   }
   float m = -INFINITY, l = 0.f;
   const int base = key_base[row];
-  for (int j = first[row] + warp; j <= last[row]; j += kAttentionWarps) {
+  for (int j = lo + warp; j <= hi; j += kAttentionWarps) {
     const size_t slot = static_cast<size_t>(key_slots[base + j]) * width + kv_head * d;
     float dot = 0.f;
     for (int i = 0; i < per_lane; ++i) dot += qv[i] * Bf16ToFloat(cache_k[slot + lane + 32 * i]);
@@ -187,19 +200,57 @@ __global__ void PagedAttentionKernel(const float* __restrict__ q,
   }
   for (int i = 0; i < per_lane; ++i) warp_acc[warp][lane + 32 * i] = acc[i];
   __syncthreads();
-  float total_max = -INFINITY;
-  for (int w = 0; w < kAttentionWarps; ++w) total_max = fmaxf(total_max, warp_max[w]);
-  float total_sum = 0.f;
+  float block_max = -INFINITY;
+  for (int w = 0; w < kAttentionWarps; ++w) block_max = fmaxf(block_max, warp_max[w]);
+  float block_sum = 0.f;
   for (int w = 0; w < kAttentionWarps; ++w) {
-    if (warp_sum[w] > 0.f) total_sum += warp_sum[w] * expf(warp_max[w] - total_max);
+    if (warp_sum[w] > 0.f) block_sum += warp_sum[w] * expf(warp_max[w] - block_max);
+  }
+  if (splits == 1) {
+    uint16_t* dst = out + (static_cast<size_t>(row) * heads + head) * d;
+    for (int e = threadIdx.x; e < d; e += blockDim.x) {
+      float value = 0.f;
+      for (int w = 0; w < kAttentionWarps; ++w) {
+        if (warp_sum[w] > 0.f) value += warp_acc[w][e] * expf(warp_max[w] - block_max);
+      }
+      dst[e] = FloatToBf16(value / block_sum);
+    }
+    return;
+  }
+  float* dst = partial + ((static_cast<size_t>(row) * heads + head) * splits + split) * (2 + d);
+  if (threadIdx.x == 0) {
+    dst[0] = block_sum > 0.f ? block_max : -INFINITY;  // An empty split contributes nothing.
+    dst[1] = block_sum;
+  }
+  for (int e = threadIdx.x; e < d; e += blockDim.x) {
+    float value = 0.f;
+    for (int w = 0; w < kAttentionWarps; ++w) {
+      if (warp_sum[w] > 0.f) value += warp_acc[w][e] * expf(warp_max[w] - block_max);
+    }
+    dst[2 + e] = value;
+  }
+}
+
+// out[row, head] = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s.
+__global__ void CombineSplitsKernel(const float* __restrict__ partial, int heads, int d,
+                                    int splits, uint16_t* __restrict__ out) {
+  const int row = blockIdx.x, head = blockIdx.y;
+  const float* parts = partial + (static_cast<size_t>(row) * heads + head) * splits * (2 + d);
+  float max = -INFINITY;
+  for (int s = 0; s < splits; ++s) max = fmaxf(max, parts[s * (2 + d)]);
+  float sum = 0.f;
+  for (int s = 0; s < splits; ++s) {
+    const float* part = parts + s * (2 + d);
+    if (part[1] > 0.f) sum += part[1] * expf(part[0] - max);
   }
   uint16_t* dst = out + (static_cast<size_t>(row) * heads + head) * d;
   for (int e = threadIdx.x; e < d; e += blockDim.x) {
     float value = 0.f;
-    for (int w = 0; w < kAttentionWarps; ++w) {
-      if (warp_sum[w] > 0.f) value += warp_acc[w][e] * expf(warp_max[w] - total_max);
+    for (int s = 0; s < splits; ++s) {
+      const float* part = parts + s * (2 + d);
+      if (part[1] > 0.f) value += part[2 + e] * expf(part[0] - max);
     }
-    dst[e] = FloatToBf16(value / total_sum);
+    dst[e] = FloatToBf16(value / sum);
   }
 }
 
@@ -303,17 +354,45 @@ cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, 
   return cudaGetLastError();
 }
 
+AttentionSplits PlanAttentionSplits(int rows, int heads, int head_dim, int max_keys,
+                                    int multiprocessors) {
+  AttentionSplits plan;
+  // Split only when the (row, head) blocks cannot fill the GPU about twice and rows are long.
+  const int blocks = rows * heads;
+  if (max_keys <= kSplitKeys || blocks >= 2 * multiprocessors) return plan;
+  const int wanted = (2 * multiprocessors + blocks - 1) / blocks;
+  const int needed = (max_keys + kSplitKeys - 1) / kSplitKeys;
+  plan.splits = wanted < needed ? wanted : needed;
+  plan.scratch_floats = static_cast<size_t>(blocks) * plan.splits * (2 + head_dim);
+  if (plan.splits <= 1) plan = AttentionSplits{};
+  return plan;
+}
+
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
-                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
-                                 int head_dim, uint16_t* out, cudaStream_t stream) {
+                                 const int32_t* first, const int32_t* last,
+                                 const int32_t* key_base, const int32_t* key_slots, int rows,
+                                 int heads, int kv_heads, int head_dim,
+                                 const AttentionSplits& splits, float* scratch, uint16_t* out,
+                                 cudaStream_t stream) {
   if (rows <= 0 || heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0 || head_dim % 32 != 0 ||
-      head_dim <= 0 || head_dim > kMaxHeadDim) {
+      head_dim <= 0 || head_dim > kMaxHeadDim || (splits.splits > 1 && scratch == nullptr)) {
     return cudaErrorInvalidValue;
   }
-  const dim3 grid(rows, heads);
+  if (splits.splits <= 1) {
+    const dim3 grid(rows, heads, 1);
+    PagedAttentionKernel<<<grid, 32 * kAttentionWarps, 0, stream>>>(
+        q, cache_k, cache_v, first, last, key_base, key_slots, heads, kv_heads, head_dim, out,
+        nullptr);
+    return cudaGetLastError();
+  }
+  const dim3 grid(rows, heads, splits.splits);
   PagedAttentionKernel<<<grid, 32 * kAttentionWarps, 0, stream>>>(
-      q, cache_k, cache_v, first, last, key_base, key_slots, heads, kv_heads, head_dim, out);
+      q, cache_k, cache_v, first, last, key_base, key_slots, heads, kv_heads, head_dim, out,
+      scratch);
+  const cudaError_t error = cudaGetLastError();
+  if (error != cudaSuccess) return error;
+  CombineSplitsKernel<<<dim3(rows, heads), 128, 0, stream>>>(scratch, heads, head_dim,
+                                                             splits.splits, out);
   return cudaGetLastError();
 }
 

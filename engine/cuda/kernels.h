@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace gemma::cuda {
@@ -37,14 +38,29 @@ cudaError_t LaunchQkvNormRope(float* q, float* k, float* v, const float* q_norm,
 cudaError_t LaunchStoreKv(const float* k, const float* v, const int32_t* slots, int rows, int width,
                           uint16_t* cache_k, uint16_t* cache_v, cudaStream_t stream);
 
-// Paged attention (scale 1.0), one thread block per (row, head); keys of row r are positions
-// first[r]..last[r], key j at physical row key_slots[key_base[r] + j] of cache_k / cache_v
-// ([slots, kv_heads, head_dim] bf16). Online softmax in f32. out: [rows, heads, head_dim] bf16
-// (the o_proj GEMM's input). head_dim <= 512.
+// How paged attention spreads long rows over several blocks (split-K flash decoding): with
+// few (row, head) pairs - decode at small batch - each row's keys are cut into `splits` equal
+// runs, computed in parallel and merged by a second kernel. splits == 1: one block per
+// (row, head), no scratch.
+struct AttentionSplits {
+  int splits = 1;
+  size_t scratch_floats = 0;  // Device scratch the split launch needs.
+};
+// At least 256 keys per run. `max_keys`: the longest row's key count (last - first + 1), or the
+// longest it may become (a CUDA graph's shape); `multiprocessors`: the device's.
+AttentionSplits PlanAttentionSplits(int rows, int heads, int head_dim, int max_keys,
+                                    int multiprocessors);
+
+// Paged attention (scale 1.0): keys of row r are positions first[r]..last[r], key j at physical
+// row key_slots[key_base[r] + j] of cache_k / cache_v ([slots, kv_heads, head_dim] bf16);
+// online softmax in f32, split as `splits` says (scratch: splits.scratch_floats floats). out:
+// [rows, heads, head_dim] bf16 (the o_proj GEMM's input). head_dim a multiple of 32, <= 512.
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
-                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
-                                 int head_dim, uint16_t* out, cudaStream_t stream);
+                                 const int32_t* first, const int32_t* last,
+                                 const int32_t* key_base, const int32_t* key_slots, int rows,
+                                 int heads, int kv_heads, int head_dim,
+                                 const AttentionSplits& splits, float* scratch, uint16_t* out,
+                                 cudaStream_t stream);
 
 // out = bf16(gelu_tanh(gate) * up), count elements.
 cudaError_t LaunchGeluGate(const float* gate, const float* up, int64_t count, uint16_t* out,

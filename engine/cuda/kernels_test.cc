@@ -56,6 +56,20 @@ void ExpectF32Near(const std::vector<float>& got, const std::vector<float>& want
   }
 }
 
+// Host planning, on every machine.
+TEST(AttentionSplitsTest, SplitsOnlyLongRowsThatCannotFillTheGpu) {
+  // Prefill-sized work fills the GPU: no split.
+  EXPECT_EQ(PlanAttentionSplits(512, 16, 256, 512, 132).splits, 1);
+  // Short rows: no split even at batch 1.
+  EXPECT_EQ(PlanAttentionSplits(1, 16, 256, 200, 132).splits, 1);
+  // Batch-1 decode over 8192 keys on 132 SMs: 16 blocks want 17 splits (2 blocks per SM).
+  const AttentionSplits long_row = PlanAttentionSplits(1, 16, 512, 8192, 132);
+  EXPECT_EQ(long_row.splits, 17);
+  EXPECT_EQ(long_row.scratch_floats, size_t{16} * 17 * (2 + 512));
+  // Never more splits than runs of 256 keys.
+  EXPECT_EQ(PlanAttentionSplits(1, 16, 256, 600, 132).splits, 3);
+}
+
 class KernelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -156,11 +170,24 @@ TEST_F(KernelsTest, PagedAttentionMatchesNaiveAttention) {
     ASSERT_TRUE(df.Upload(first).ok() && dl.Upload(last).ok() && db.Upload(base).ok() &&
                 ds.Upload(key_slots).ok());
     ASSERT_TRUE(dout.Allocate(rows * heads * d * 2).ok());
-    ASSERT_EQ(
-        LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), df.as<int32_t>(),
-                             dl.as<int32_t>(), db.as<int32_t>(), ds.as<int32_t>(), rows, heads,
-                             kv_heads, d, dout.as<uint16_t>(), nullptr),
-        cudaSuccess);
+    ASSERT_EQ(LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(),
+                                   df.as<int32_t>(), dl.as<int32_t>(), db.as<int32_t>(),
+                                   ds.as<int32_t>(), rows, heads, kv_heads, d, AttentionSplits{},
+                                   nullptr, dout.as<uint16_t>(), nullptr),
+              cudaSuccess);
+    Sync();
+    // Split-K (row 0's 18 keys in runs of 5; row 1's later runs are empty) gives the same.
+    AttentionSplits split;
+    split.splits = 4;
+    split.scratch_floats = size_t(rows) * heads * split.splits * (2 + d);
+    DeviceBuffer scratch, dsplit;
+    ASSERT_TRUE(scratch.Allocate(split.scratch_floats * 4).ok());
+    ASSERT_TRUE(dsplit.Allocate(rows * heads * d * 2).ok());
+    ASSERT_EQ(LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(),
+                                   df.as<int32_t>(), dl.as<int32_t>(), db.as<int32_t>(),
+                                   ds.as<int32_t>(), rows, heads, kv_heads, d, split,
+                                   scratch.as<float>(), dsplit.as<uint16_t>(), nullptr),
+              cudaSuccess);
     Sync();
     std::vector<float> expected(rows * heads * d, 0.f);
     for (int r = 0; r < rows; ++r) {
@@ -186,6 +213,7 @@ TEST_F(KernelsTest, PagedAttentionMatchesNaiveAttention) {
       }
     }
     ExpectBf16Near(Download<uint16_t>(dout, expected.size()), expected);
+    ExpectBf16Near(Download<uint16_t>(dsplit, expected.size()), expected);
   }
 }
 

@@ -87,6 +87,7 @@ absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const G
         plan.first_key.push_back(first);
         plan.last_key.push_back(last);
         plan.key_base.push_back(base);
+        plan.max_keys = std::max(plan.max_keys, last - first + 1);
       }
     }
   }

@@ -27,6 +27,7 @@ struct AttentionPlan {
   std::vector<int32_t> last_key;    // [rows] last visible key position (>= the row's position).
   std::vector<int32_t> key_base;    // [rows] key j of row r: key_slots[key_base[r] + j].
   std::vector<int32_t> key_slots;   // Physical rows of every visible key, chunk after chunk.
+  int max_keys = 0;                 // The longest row's key count (last - first + 1).
 };
 
 struct StepPlan {

@@ -98,6 +98,8 @@ TEST(StepPlanTest, KeysAndSlotsFollowTheCpuRules) {
   EXPECT_EQ(sliding.last_key[1 + 2], 4);  // Position 2 sees the image's later positions.
   EXPECT_EQ(plan->ForType(LayerType::kFull).last_key[1 + 2], 2);  // Full layers stay causal.
   EXPECT_EQ(plan->ForType(LayerType::kFull).first_key[0], 0);
+  EXPECT_EQ(plan->ForType(LayerType::kFull).max_keys, 16);  // Position 15 of the third chunk.
+  EXPECT_EQ(sliding.max_keys, 6);
 }
 
 TEST(StepPlanTest, RejectsWhatTheCpuEngineRejects) {
