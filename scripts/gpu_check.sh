@@ -8,9 +8,12 @@
 #     1. GPU tests (logs and XML in $OUT): kernels_test (every kernel and the cuBLASLt GEMM
 #        against the CPU engine's kernels), cuda_model_test (the whole GPU step against the CPU
 #        engine on a generated bf16 checkpoint: logits within 0.25, greedy tokens identical;
-#        cached decoding and mixed batches consistent), rms_norm_test;
+#        cached decoding, mixed batches and CUDA graphs consistent), cuda_drafter_test (the GPU
+#        drafter against the CPU drafter; batching), rms_norm_test;
 #     2. cuda_bench ($OUT/cuda_bench.log): the 12B's exact shapes with random bf16 weights -
 #        batch-1 decode against the HBM roofline, prefill against cuBLAS-bound, batch 16 / 64;
+#        then speculative decoding on a generated 90 %-acceptance pair, k = 1..6, against
+#        plain decoding (same tokens required);
 #     3. Hugging Face golden logits (tests/hf_golden): the carried make_test_checkpoint writes
 #        the checkpoint, make_hf_golden.py writes $OUT/hf_golden.json - commit it as
 #        tests/testdata/hf_golden.json (hf_golden_test then compares).
@@ -19,7 +22,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-test_targets=(//engine/cuda:rms_norm_test //engine/cuda:kernels_test //engine/cuda:cuda_model_test)
+test_targets=(//engine/cuda:rms_norm_test //engine/cuda:kernels_test //engine/cuda:cuda_model_test
+  //engine/cuda:cuda_drafter_test)
 bench_targets=(//engine/cuda:cuda_bench)
 tool_targets=(//engine/tools:make_test_checkpoint)
 vocab_gguf=${GEMMA_VOCAB_GGUF:-/var/cache/gemma-serve/llama.cpp/models/ggml-vocab-gemma-4.gguf}
@@ -84,9 +88,18 @@ run() {
     grep -E '^\[ +(OK|FAILED|SKIPPED) +\]|skipped:|Failure' "$out/$name.log" | head -40 || true
   done
   echo "== cuda_bench"
-  if ! timeout 240 .gpu/bench/cuda_bench >"$out/cuda_bench.log" 2>&1; then
+  # The high-acceptance pair for the speculative part: an echo target and a drafter agreeing on
+  # 90 % of the vocabulary by construction (make_test_checkpoint).
+  local pair
+  pair=$(mktemp -d)
+  .gpu/tools/make_test_checkpoint --vocab_gguf=.gpu/tools/vocab.gguf --seed=5 --echo \
+    --drafter_agreement=0.9 --hidden_size=1024 --intermediate_size=4096 --layers=12 \
+    --hf_dtype=bf16 --hf_dir="$pair/target" --drafter_dir="$pair/drafter" || true
+  if ! timeout 300 .gpu/bench/cuda_bench --spec_target="$pair/target" \
+    --spec_drafter="$pair/drafter" >"$out/cuda_bench.log" 2>&1; then
     failed=$((failed + 1))
   fi
+  rm -rf "$pair"
   cat "$out/cuda_bench.log"
   echo "== hf_golden"
   if ! hf_golden "$out" >"$out/hf_golden.log" 2>&1; then

@@ -3,14 +3,20 @@
 // Prints, from one run: the device's copy bandwidth and the HBM roofline for batch-1 decode
 // (weight bytes / bandwidth), batch-1 decode tokens/s and its share of the roofline (target
 // >= 80 %), prefill tokens/s against the time of the same step's GEMMs alone (cuBLAS-bound;
-// target within 2x), and decode throughput at batch 16 and 64. Exits 2 without a GPU.
+// target within 2x), and decode throughput at batch 16 and 64. With --spec_target and
+// --spec_drafter (a pair whose acceptance is set by construction), greedy speculative decoding
+// against plain decoding for draft lengths 1..6: mean accepted length, tokens/s, speedup, and
+// that both produce the same tokens. Exits 2 without a GPU.
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "engine/cuda/cuda_drafter.h"
 #include "engine/cuda/cuda_model.h"
 #include "engine/cuda/kernels.h"
 
@@ -18,6 +24,11 @@ ABSL_FLAG(int, layers, 48, "Decoder layers (the 12B has 48).");
 ABSL_FLAG(int, prompt, 128, "Prompt length before decoding.");
 ABSL_FLAG(int, decode, 32, "Timed decode steps.");
 ABSL_FLAG(int, prefill, 512, "Tokens of the timed prefill.");
+ABSL_FLAG(std::string, spec_target, "",
+          "Speculative decoding: an echo target from make_test_checkpoint --echo (HF dir).");
+ABSL_FLAG(std::string, spec_drafter, "",
+          "Speculative decoding: its drafter, --drafter_agreement set (HF dir).");
+ABSL_FLAG(int, spec_tokens, 64, "Speculative decoding: tokens generated per run.");
 
 namespace gemma::cuda {
 namespace {
@@ -191,8 +202,112 @@ int Run() {
                   per_step * 1e3);
     }
   }
-  std::printf("speculative decoding: not measured (the drafter does not run on the GPU yet)\n");
   return 0;
+}
+
+int Argmax(const float* row, int vocab) {
+  return static_cast<int>(std::max_element(row, row + vocab) - row);
+}
+
+// Greedy decoding of `count` tokens after `prompt`, plain (draft_length 0) or speculative; adds
+// the drafted and accepted counts.
+std::vector<int32_t> Generate(CudaGemma4Model& target, CudaGemma4Drafter* drafter,
+                              CudaKvCache& cache, const BlockTables& tables,
+                              const std::vector<int32_t>& prompt, int count, int draft_length,
+                              int* steps, int* accepted) {
+  const int vocab = target.config().vocab_size;
+  std::vector<float> logits, hidden;
+  auto check = [](const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "cuda_bench: %s\n", std::string(s.message()).c_str());
+      std::exit(1);
+    }
+  };
+  check(target.Forward({{prompt, 0, &tables, false}}, cache, &logits, &hidden));
+  std::vector<int32_t> out = {Argmax(logits.data(), vocab)};
+  int position = static_cast<int>(prompt.size());
+  while (static_cast<int>(out.size()) < count) {
+    ++*steps;
+    std::vector<int32_t> chunk = {out.back()};
+    if (draft_length > 0) {
+      std::vector<int32_t> drafts;
+      const DraftSequence seq{&tables, position};
+      check(drafter->Draft(cache, absl::MakeConstSpan(&seq, 1), absl::MakeConstSpan(&out.back(), 1),
+                           hidden, draft_length, &drafts));
+      chunk.insert(chunk.end(), drafts.begin(), drafts.end());
+    }
+    // Verify every drafted position in one pass (a plain decode when nothing was drafted).
+    check(target.Forward({{chunk, position, &tables, draft_length > 0}}, cache, &logits, &hidden));
+    int i = 0;
+    while (true) {
+      const int32_t choice = Argmax(&logits[static_cast<size_t>(i) * vocab], vocab);
+      out.push_back(choice);
+      if (i + 1 >= static_cast<int>(chunk.size()) || chunk[i + 1] != choice) break;
+      ++i;
+      ++*accepted;
+    }
+    position += i + 1;
+    hidden.assign(hidden.begin() + static_cast<size_t>(i) * target.config().hidden_size,
+                  hidden.begin() + static_cast<size_t>(i + 1) * target.config().hidden_size);
+  }
+  out.resize(count);
+  return out;
+}
+
+int RunSpeculative() {
+  const std::string target_path = absl::GetFlag(FLAGS_spec_target);
+  const std::string drafter_path = absl::GetFlag(FLAGS_spec_drafter);
+  if (target_path.empty() || drafter_path.empty()) return 0;
+  auto target = CudaGemma4Model::Load(target_path);
+  if (!target.ok()) {
+    std::fprintf(stderr, "cuda_bench: %s\n", std::string(target.status().message()).c_str());
+    return 1;
+  }
+  auto drafter = CudaGemma4Drafter::Load(drafter_path, **target);
+  if (!drafter.ok()) {
+    std::fprintf(stderr, "cuda_bench: %s\n", std::string(drafter.status().message()).c_str());
+    return 1;
+  }
+  const int count = absl::GetFlag(FLAGS_spec_tokens);
+  const int context = 16 + count + 8;
+  auto cache = CudaKvCache::Create((*target)->config(),
+                                   {kBlock, (context + kBlock) / kBlock, (context + kBlock) / kBlock});
+  if (!cache.ok()) return 1;
+  const BlockTables tables = ConsecutiveBlockTables(context, kBlock);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int p = 0; p < 8; ++p) {
+    std::vector<int32_t> prompt = {2};
+    for (int i = 0; i < 15; ++i) prompt.push_back(1000 + (p * 104729 + i * 7919) % 250000);
+    prompts.push_back(prompt);
+  }
+  std::printf("speculative decoding (%s + %s, greedy, %d tokens x %zu prompts):\n",
+              target_path.c_str(), drafter_path.c_str(), count, prompts.size());
+  std::printf("   k  mean accepted  plain tok/s  spec tok/s  speedup  same tokens\n");
+  double plain_rate = 0;
+  std::vector<std::vector<int32_t>> reference;
+  int failures = 0;
+  for (int k = 0; k <= 6; ++k) {
+    int steps = 0, accepted = 0;
+    std::vector<std::vector<int32_t>> outputs;
+    Generate(**target, drafter->get(), *cache, tables, prompts[0], 8, k, &steps, &accepted);
+    steps = accepted = 0;  // The run above warms this draft length up.
+    const auto start = std::chrono::steady_clock::now();
+    for (const std::vector<int32_t>& prompt : prompts) {
+      outputs.push_back(Generate(**target, drafter->get(), *cache, tables, prompt, count, k,
+                                 &steps, &accepted));
+    }
+    const double rate = count * prompts.size() / Seconds(start);
+    if (k == 0) {
+      plain_rate = rate;
+      reference = outputs;
+      continue;
+    }
+    const bool same = outputs == reference;
+    failures += !same;
+    std::printf("  %2d  %13.2f  %11.1f  %10.1f  %6.2fx  %s\n", k, 1.0 + double(accepted) / steps,
+                plain_rate, rate, rate / plain_rate, same ? "yes" : "NO");
+  }
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -200,5 +315,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  return gemma::cuda::Run();
+  const int status = gemma::cuda::Run();
+  if (status != 0) return status;
+  return gemma::cuda::RunSpeculative();
 }

@@ -6,21 +6,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/layer_ops.h"
 #include "engine/cuda/step_plan.h"
 #include "engine/dtype.h"
 
 namespace gemma::cuda {
 namespace {
-
-// A matrix in its stored dtype -> bf16 on the device.
-absl::Status UploadBf16(const Matrix& m, DeviceBuffer& out) {
-  const size_t count = static_cast<size_t>(m.rows) * m.cols;
-  std::vector<float> f32(count);
-  ConvertToF32(m.dtype, m.data, count, f32.data());
-  std::vector<uint16_t> bf16(count);
-  for (size_t i = 0; i < count; ++i) bf16[i] = F32ToBf16(f32[i]);
-  return out.Upload(bf16);
-}
 
 absl::Status RandomBf16(DeviceBuffer& out, int64_t rows, int64_t cols, uint64_t seed,
                         cudaStream_t stream) {
@@ -32,13 +23,6 @@ absl::Status RandomBf16(DeviceBuffer& out, int64_t rows, int64_t cols, uint64_t 
 }
 
 }  // namespace
-
-struct CudaGemma4Model::Layer {
-  LayerType type = LayerType::kSliding;
-  DeviceBuffer input_norm, post_attention_norm, pre_ffn_norm, post_ffn_norm, q_norm, k_norm;
-  DeviceBuffer q, k, v, o, gate, up, down;  // bf16; v empty on k_eq_v full layers.
-  float layer_scalar = 1.f;
-};
 
 // Step-sized device buffers, grown on demand (doubling) and kept between steps. Every
 // reallocation bumps `generation`: captured graphs hold the old addresses and must be redone.
@@ -123,29 +107,7 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::Load(const std
   model->weight_bytes_ = model->embed_.bytes();
   model->layers_.resize(w.layers.size());
   for (size_t i = 0; i < w.layers.size(); ++i) {
-    const Gemma4LayerWeights& from = w.layers[i];
-    Layer& to = model->layers_[i];
-    to.type = from.type;
-    to.layer_scalar = from.layer_scalar;
-    for (auto [host, device] : {std::pair{&from.input_norm, &to.input_norm},
-                                {&from.post_attention_norm, &to.post_attention_norm},
-                                {&from.pre_ffn_norm, &to.pre_ffn_norm},
-                                {&from.post_ffn_norm, &to.post_ffn_norm},
-                                {&from.q_norm, &to.q_norm},
-                                {&from.k_norm, &to.k_norm}}) {
-      if (!(s = device->Upload(*host)).ok()) return s;
-    }
-    for (auto [host, device] : {std::pair{&from.q, &to.q},
-                                {&from.k, &to.k},
-                                {&from.v, &to.v},
-                                {&from.o, &to.o},
-                                {&from.gate, &to.gate},
-                                {&from.up, &to.up},
-                                {&from.down, &to.down}}) {
-      if (host->empty()) continue;
-      if (!(s = UploadBf16(*host, *device)).ok()) return s;
-      model->weight_bytes_ += device->bytes();
-    }
+    GEMMA_CUDA_RETURN_IF_ERROR(UploadLayer(w.layers[i], &model->layers_[i], &model->weight_bytes_));
   }
   if (!(s = model->sliding_inv_freq_.Upload(RopeInverseFrequencies(model->config_.sliding))).ok() ||
       !(s = model->full_inv_freq_.Upload(RopeInverseFrequencies(model->config_.full))).ok()) {
@@ -172,7 +134,7 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
   model->weight_bytes_ = model->embed_.bytes();
   model->layers_.resize(config.num_layers());
   for (int i = 0; i < config.num_layers(); ++i) {
-    Layer& layer = model->layers_[i];
+    DeviceLayer& layer = model->layers_[i];
     layer.type = config.layer_types[i];
     const AttentionGeometry& g = config.geometry(layer.type);
     const int64_t q_width = int64_t{config.num_heads} * g.head_dim;
@@ -277,7 +239,7 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
                                                hidden, embed_scale_, h, stream),
                                    "embed"));
   for (int li = 0; li < c.num_layers(); ++li) {
-    const Layer& layer = layers_[li];
+    const DeviceLayer& layer = layers_[li];
     const AttentionGeometry& g = c.geometry(layer.type);
     const int type_index = layer.type == LayerType::kFull ? 1 : 0;
     const Scratch::Plan& plan = s.plan[type_index];
@@ -320,23 +282,11 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
         LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(), rows,
                               hidden, c.rms_norm_eps, 1.f, h, stream),
         "post-attention norm"));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows,
-                                                         hidden, c.rms_norm_eps, x, stream),
-                                     "pre-FFN norm"));
-    GEMMA_CUDA_RETURN_IF_ERROR(
-        gemm_->Run(layer.gate.as<uint16_t>(), x, s.gate.as<float>(), rows, ffn, hidden, stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(
-        gemm_->Run(layer.up.as<uint16_t>(), x, s.up.as<float>(), rows, ffn, hidden, stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchGeluGate(s.gate.as<float>(), s.up.as<float>(),
-                                                    static_cast<int64_t>(rows) * ffn,
-                                                    s.activated.as<uint16_t>(), stream),
-                                     "GeGLU"));
-    GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(layer.down.as<uint16_t>(), s.activated.as<uint16_t>(),
-                                          s.projected.as<float>(), rows, hidden, ffn, stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(
-        check(LaunchRmsNormResidual(s.projected.as<float>(), layer.post_ffn_norm.as<float>(), rows,
-                                    hidden, c.rms_norm_eps, layer.layer_scalar, h, stream),
-              "post-FFN norm"));
+    GEMMA_CUDA_RETURN_IF_ERROR(EnqueueFeedForward(
+        *gemm_, layer, c, rows, h,
+        {x, s.gate.as<float>(), s.up.as<float>(), s.activated.as<uint16_t>(),
+         s.projected.as<float>()},
+        stream));
   }
   // Final norm (f32, for the hidden states) and the tied LM head on the requested rows.
   float* normed = s.normed.as<float>();

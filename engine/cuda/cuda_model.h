@@ -21,6 +21,7 @@
 #include "engine/cuda/device.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/layer_ops.h"
 #include "engine/kv_cache.h"
 #include "engine/model/gemma4.h"
 
@@ -56,6 +57,12 @@ class CudaGemma4Model {
   ~CudaGemma4Model();
 
   const Gemma4Config& config() const { return config_; }
+  // For the GPU drafter, which shares the embedding, the GEMM handle and the stream.
+  const uint16_t* embed() const { return embed_.as<uint16_t>(); }
+  float embed_scale() const { return embed_scale_; }
+  const Gemm& gemm() const { return *gemm_; }
+  cudaStream_t stream() const { return stream_; }
+  int multiprocessors() const { return multiprocessors_; }
   // Bytes of weights one decode step reads (all matrices and the LM head).
   size_t weight_bytes() const { return weight_bytes_; }
 
@@ -72,7 +79,6 @@ class CudaGemma4Model {
                                                CudaKvCache& cache, int* logits_rows);
 
  private:
-  struct Layer;
   struct Scratch;
   // What the kernels of one step need beyond the uploaded plan.
   struct StepShape {
@@ -101,7 +107,7 @@ class CudaGemma4Model {
   float embed_scale_ = 1.f;  // sqrt(H) rounded to the checkpoint embedding's dtype.
   DeviceBuffer final_norm_;  // f32 [H]
   DeviceBuffer sliding_inv_freq_, full_inv_freq_;
-  std::vector<Layer> layers_;
+  std::vector<DeviceLayer> layers_;
   std::unique_ptr<Scratch> scratch_;
   size_t weight_bytes_ = 0;
   int multiprocessors_ = 1;  // Of the current device (split-K planning).

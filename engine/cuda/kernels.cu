@@ -49,6 +49,49 @@ __global__ void EmbedKernel(const uint16_t* __restrict__ table, const int32_t* _
   for (int c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = Bf16ToFloat(row[c]) * scale;
 }
 
+__global__ void EmbedConcatKernel(const uint16_t* __restrict__ table,
+                                  const int32_t* __restrict__ tokens,
+                                  const float* __restrict__ hidden, int width, float scale,
+                                  uint16_t* __restrict__ out) {
+  const uint16_t* row = table + static_cast<size_t>(tokens[blockIdx.x]) * width;
+  const float* g = hidden + static_cast<size_t>(blockIdx.x) * width;
+  uint16_t* dst = out + static_cast<size_t>(blockIdx.x) * 2 * width;
+  for (int c = threadIdx.x; c < width; c += blockDim.x) {
+    dst[c] = FloatToBf16(Bf16ToFloat(row[c]) * scale);
+    dst[width + c] = FloatToBf16(g[c]);
+  }
+}
+
+__global__ void ArgmaxKernel(const float* __restrict__ x, int cols, int32_t* __restrict__ out) {
+  __shared__ float best_value[kThreads];
+  __shared__ int best_index[kThreads];
+  const float* row = x + static_cast<size_t>(blockIdx.x) * cols;
+  float value = -INFINITY;
+  int index = cols;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    if (row[c] > value) {  // Ascending c per thread: the first maximum wins.
+      value = row[c];
+      index = c;
+    }
+  }
+  best_value[threadIdx.x] = value;
+  best_index[threadIdx.x] = index;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      const float other = best_value[threadIdx.x + stride];
+      const int other_index = best_index[threadIdx.x + stride];
+      if (other > best_value[threadIdx.x] ||
+          (other == best_value[threadIdx.x] && other_index < best_index[threadIdx.x])) {
+        best_value[threadIdx.x] = other;
+        best_index[threadIdx.x] = other_index;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = best_index[0] < cols ? best_index[0] : 0;
+}
+
 __device__ float RowInverseRms(const float* row, int cols, float eps) {
   float sum = 0.f;
   for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c] * row[c];
@@ -319,6 +362,20 @@ cudaError_t LaunchEmbed(const uint16_t* table, const int32_t* tokens, int rows, 
   return cudaGetLastError();
 }
 
+cudaError_t LaunchEmbedConcat(const uint16_t* table, const int32_t* tokens, const float* hidden,
+                              int rows, int width, float scale, uint16_t* out,
+                              cudaStream_t stream) {
+  if (rows <= 0 || width <= 0) return cudaErrorInvalidValue;
+  EmbedConcatKernel<<<rows, kThreads, 0, stream>>>(table, tokens, hidden, width, scale, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchArgmax(const float* x, int rows, int cols, int32_t* out, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return cudaErrorInvalidValue;
+  ArgmaxKernel<<<rows, kThreads, 0, stream>>>(x, cols, out);
+  return cudaGetLastError();
+}
+
 cudaError_t LaunchRmsNormToBf16(const float* x, const float* weight, int rows, int cols, float eps,
                                 uint16_t* y, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return cudaErrorInvalidValue;
@@ -337,8 +394,9 @@ cudaError_t LaunchQkvNormRope(float* q, float* k, float* v, const float* q_norm,
                               const float* k_norm, const int32_t* positions, const float* inv_freq,
                               int rows, int heads, int kv_heads, int head_dim, int rotated_pairs,
                               float eps, bool v_is_k, cudaStream_t stream) {
-  if (rows <= 0 || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || head_dim > kMaxHeadDim ||
-      head_dim % 2 != 0 || rotated_pairs > head_dim / 2) {
+  if (rows <= 0 || heads <= 0 || kv_heads < 0 || head_dim <= 0 || head_dim > kMaxHeadDim ||
+      head_dim % 2 != 0 || rotated_pairs > head_dim / 2 ||
+      (kv_heads > 0 && (k == nullptr || v == nullptr))) {
     return cudaErrorInvalidValue;
   }
   const dim3 grid(rows, heads + kv_heads);

@@ -16,6 +16,15 @@ namespace gemma::cuda {
 cudaError_t LaunchEmbed(const uint16_t* table, const int32_t* tokens, int rows, int hidden,
                         float scale, float* out, cudaStream_t stream);
 
+// The MTP drafter's input: out[r, :] = bf16([f32(table[tokens[r], :]) * scale ; hidden[r, :]]),
+// [rows, 2 * width].
+cudaError_t LaunchEmbedConcat(const uint16_t* table, const int32_t* tokens, const float* hidden,
+                              int rows, int width, float scale, uint16_t* out,
+                              cudaStream_t stream);
+
+// out[r] = argmax of x[r, :] (the lowest index among equal maxima), [rows, cols].
+cudaError_t LaunchArgmax(const float* x, int rows, int cols, int32_t* out, cudaStream_t stream);
+
 // y[r, :] = RMSNorm(x[r, :]) * w, as bf16 (the next GEMM's input). w may be nullptr (weightless).
 cudaError_t LaunchRmsNormToBf16(const float* x, const float* weight, int rows, int cols, float eps,
                                 uint16_t* y, cudaStream_t stream);
@@ -29,6 +38,7 @@ cudaError_t LaunchRmsNormResidual(const float* x, const float* weight, int rows,
 // v = RMSNorm(v) (weightless). With `v_is_k` (k_eq_v full layers) v starts as the raw k.
 // RoPE rotates pairs (i, i + d/2) for i < rotated_pairs by positions[r] * inv_freq[i]; the rest
 // pass through. q: [rows, heads, d], k, v: [rows, kv_heads, d]; inv_freq on the device.
+// kv_heads == 0 (k, v null): queries only (the MTP drafter).
 cudaError_t LaunchQkvNormRope(float* q, float* k, float* v, const float* q_norm,
                               const float* k_norm, const int32_t* positions, const float* inv_freq,
                               int rows, int heads, int kv_heads, int head_dim, int rotated_pairs,

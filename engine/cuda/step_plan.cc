@@ -94,4 +94,37 @@ absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const G
   return step;
 }
 
+absl::StatusOr<StepPlan> PlanDraft(absl::Span<const DraftSequence> sequences,
+                                   const Gemma4Config& c, int block_size) {
+  StepPlan step;
+  for (size_t r = 0; r < sequences.size(); ++r) {
+    const DraftSequence& seq = sequences[r];
+    const int p = seq.position;
+    if (seq.blocks == nullptr || p < 1 || p >= c.max_position) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("draft ", r, ": needs block tables and a position in [1, context)"));
+    }
+    step.positions.push_back(p);
+    for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
+      AttentionPlan& plan = step.plan[type == LayerType::kFull ? 1 : 0];
+      const int first = type == LayerType::kFull ? 0 : std::max(0, p - c.sliding_window + 1);
+      const int32_t base = static_cast<int32_t>(plan.key_slots.size()) - first;
+      for (int j = first; j < p; ++j) {
+        const int32_t row = PhysicalRow(*seq.blocks, type, j, block_size);
+        if (row < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("draft ", r, ": block tables do not cover position ", j));
+        }
+        plan.key_slots.push_back(row);
+      }
+      plan.first_key.push_back(first);
+      plan.last_key.push_back(p - 1);
+      plan.key_base.push_back(base);
+      plan.max_keys = std::max(plan.max_keys, p - first);
+    }
+  }
+  step.rows = static_cast<int>(sequences.size());
+  return step;
+}
+
 }  // namespace gemma::cuda

@@ -47,6 +47,18 @@ struct StepPlan {
 absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const Gemma4Config& config,
                                   int block_size);
 
+// One sequence's MTP draft: its last committed token sits at `position`, not yet in the cache.
+struct DraftSequence {
+  const BlockTables* blocks = nullptr;
+  int position = 0;
+};
+
+// The drafter's attention (gemma4_drafter.h): row r reads the target's keys j < position_r
+// (sliding layers: also j > position_r - W). positions[r] = position_r; no tokens, no stores.
+// INVALID_ARGUMENT for position < 1 or tables that miss a key.
+absl::StatusOr<StepPlan> PlanDraft(absl::Span<const DraftSequence> sequences,
+                                   const Gemma4Config& target, int block_size);
+
 }  // namespace gemma::cuda
 
 #endif  // GEMMA_ENGINE_CUDA_STEP_PLAN_H_

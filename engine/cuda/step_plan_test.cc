@@ -119,5 +119,39 @@ TEST(StepPlanTest, RejectsWhatTheCpuEngineRejects) {
   EXPECT_TRUE(PlanStep({{ok, 0, &short_tables, false}}, c, kBlock).ok());
 }
 
+// The drafter reads keys j < p (sliding: j > p - W), as Gemma4Drafter::Draft does on the CPU.
+TEST(StepPlanTest, DraftRowsReadTheTargetKeysBeforeTheirPosition) {
+  const Gemma4Config c = TestConfig();
+  KvCache cache(c, {kBlock, 64, 64});
+  const BlockTables a = Tables(20, 0, 2), b = Tables(4, 100, 0);
+  const std::vector<DraftSequence> sequences = {{&a, 17}, {&b, 3}};
+  absl::StatusOr<StepPlan> plan = PlanDraft(sequences, c, kBlock);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->rows, 2);
+  EXPECT_EQ(plan->positions, (std::vector<int32_t>{17, 3}));
+  for (int r = 0; r < 2; ++r) {
+    const int p = sequences[r].position;
+    for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
+      const AttentionPlan& ap = plan->ForType(type);
+      std::set<int32_t> got, want;
+      for (int j = ap.first_key[r]; j <= ap.last_key[r]; ++j) {
+        got.insert(ap.key_slots[ap.key_base[r] + j]);
+      }
+      for (int j = 0; j < p; ++j) {
+        if (type == LayerType::kSliding && j <= p - c.sliding_window) continue;
+        want.insert(cache.BlockOf(*sequences[r].blocks, type, j) * kBlock + j % kBlock);
+      }
+      EXPECT_EQ(got, want) << "row " << r;
+      EXPECT_EQ(ap.last_key[r], p - 1);
+    }
+  }
+  EXPECT_EQ(plan->ForType(LayerType::kSliding).first_key[0], 17 - 6 + 1);
+  EXPECT_EQ(plan->ForType(LayerType::kFull).max_keys, 17);
+  // Position 0 has nothing to read; tables must cover every key.
+  const std::vector<DraftSequence> at_zero = {{&b, 0}}, uncovered = {{&b, 9}};
+  EXPECT_EQ(PlanDraft(at_zero, c, kBlock).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanDraft(uncovered, c, kBlock).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace gemma::cuda

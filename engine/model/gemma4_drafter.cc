@@ -14,11 +14,16 @@ Gemma4Drafter::Gemma4Drafter(std::unique_ptr<Checkpoint> checkpoint)
 
 absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::string& path,
                                                                    const Gemma4Model& target) {
+  return Load(path, target.config(), target.tensor_parallel());
+}
+
+absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::string& path,
+                                                                   const Gemma4Config& t,
+                                                                   const TensorParallel& tp) {
   absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(path, true);
   if (!checkpoint.ok()) return checkpoint.status();
   std::unique_ptr<Gemma4Drafter> drafter(new Gemma4Drafter(std::move(*checkpoint)));
   const Gemma4Config& d = drafter->config();
-  const Gemma4Config& t = target.config();
   auto mismatch = [&](const std::string& what) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": drafter does not fit the target model: ", what));
@@ -58,7 +63,6 @@ absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Gemma4Drafter::Load(const std::st
     return absl::OkStatus();
   };
   const int64_t h = d.hidden_size, backbone = t.hidden_size;
-  const TensorParallel& tp = target.tensor_parallel();
   absl::Status s = ValidateSharding(d, tp);
   if (!s.ok()) return mismatch(std::string(s.message()));
   drafter->tp_ = tp;

@@ -46,6 +46,10 @@ class Gemma4Drafter : public Drafter {
   // target and drafter are replicated; its LM head is vocab-parallel with a distributed argmax.
   static absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Load(const std::string& path,
                                                              const Gemma4Model& target);
+  // The same against a target known by its config and sharding (the GPU backend's).
+  static absl::StatusOr<std::unique_ptr<Gemma4Drafter>> Load(const std::string& path,
+                                                             const Gemma4Config& target,
+                                                             const TensorParallel& tp);
 
   absl::Status Draft(const Gemma4Model& target, const KvCache& cache, const BlockTables& blocks,
                      int32_t token, int position, absl::Span<const float> target_hidden, int count,
@@ -60,6 +64,14 @@ class Gemma4Drafter : public Drafter {
                                std::vector<int32_t>* drafts, std::vector<float>* step_logits) const;
 
   const Gemma4Config& config() const { return checkpoint_->config(); }
+  // This rank's weights, in their stored dtype (other backends upload them).
+  const Matrix& embed() const { return embed_; }
+  const std::vector<float>& final_norm() const { return final_norm_; }
+  const Matrix& pre_projection() const { return pre_projection_; }
+  const Matrix& post_projection() const { return post_projection_; }
+  const std::vector<Gemma4LayerWeights>& layers() const { return layers_; }
+  // The target layer whose KV cache each drafter layer reads.
+  const std::vector<int>& source_layers() const { return source_layer_; }
 
  private:
   explicit Gemma4Drafter(std::unique_ptr<Checkpoint> checkpoint);
