@@ -45,6 +45,10 @@ struct CudaGemma4Model::Scratch {
   DeviceBuffer h, x, q, k, v, attention, attention_partial, projected, gate, up, activated,
       selected, normed, normed_bf16, logits;
   DeviceBuffer tokens, positions, logits_rows;
+  struct Media {
+    DeviceBuffer features, rows, soft_tokens;
+  };
+  std::vector<Media> media;  // One per media item of the step.
   struct Plan {
     DeviceBuffer store_slot, first_key, last_key, key_base, key_slots;
   } plan[2];
@@ -170,12 +174,6 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
 
 absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
                                       const CudaKvCache& cache, bool graph, StepShape* shape) {
-  for (size_t ci = 0; ci < chunks.size(); ++ci) {
-    if (!chunks[ci].media.empty()) {
-      return absl::UnimplementedError(
-          absl::StrCat("chunk ", ci, ": images and audio are not on the GPU path yet"));
-    }
-  }
   absl::StatusOr<StepPlan> planned = PlanStep(chunks, config_, cache.block_size());
   if (!planned.ok()) return planned.status();
   const StepPlan& plan = *planned;
@@ -183,6 +181,36 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
   shape->rows = plan.rows;
   shape->out_rows = static_cast<int>(plan.logits_rows.size());
   Scratch& s = *scratch_;
+  // Media: features and the rows their soft tokens replace, uploaded per item.
+  shape->media.clear();
+  int chunk_offset = 0;
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const ForwardChunk& chunk = chunks[ci];
+    GEMMA_CUDA_RETURN_IF_ERROR(ValidateMediaSpans(chunk, ci, c, embedders_.has_image(),
+                                                  embedders_.has_audio()));
+    for (const MediaSpan& span : chunk.media) {
+      const size_t item = shape->media.size();
+      if (s.media.size() <= item) s.media.resize(item + 1);
+      Scratch::Media& buffers = s.media[item];
+      const size_t width =
+          span.kind == MediaKind::kImage ? c.media.patch_dim : c.media.audio_frame;
+      const size_t count = span.num_tokens;
+      std::vector<int32_t> rows(count);
+      for (size_t i = 0; i < count; ++i) {
+        rows[i] = chunk_offset + span.position - chunk.start_position + static_cast<int>(i);
+      }
+      GEMMA_CUDA_RETURN_IF_ERROR(s.Ensure(buffers.features, count * width * sizeof(float)));
+      GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
+          cudaMemcpyAsync(buffers.features.data(), span.features, count * width * sizeof(float),
+                          cudaMemcpyHostToDevice, stream_),
+          "media upload"));
+      GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(rows, buffers.rows, stream_));
+      GEMMA_CUDA_RETURN_IF_ERROR(
+          s.Ensure(buffers.soft_tokens, count * c.hidden_size * sizeof(float)));
+      shape->media.push_back({span.kind, static_cast<int>(count), span.grid_width});
+    }
+    chunk_offset += static_cast<int>(chunk.tokens.size());
+  }
   // Split-K for long rows at small batch, per layer type. A graph's shape must serve every
   // later context, so it plans for the longest.
   size_t partial_floats = 1;
@@ -238,6 +266,21 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows,
                                                hidden, embed_scale_, h, stream),
                                    "embed"));
+  // Soft tokens replace their placeholders' rows (unscaled).
+  for (size_t item = 0; item < shape.media.size(); ++item) {
+    const StepShape::MediaItem& media = shape.media[item];
+    const Scratch::Media& buffers = s.media[item];
+    float* soft = buffers.soft_tokens.as<float>();
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        media.kind == MediaKind::kImage
+            ? embedders_.EnqueueImage(*gemm_, buffers.features.as<float>(), media.count,
+                                      media.grid_width, soft, stream)
+            : embedders_.EnqueueAudio(*gemm_, buffers.features.as<float>(), media.count, soft,
+                                      stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchScatterRows(soft, buffers.rows.as<int32_t>(), media.count, hidden, h, stream),
+        "soft tokens"));
+  }
   for (int li = 0; li < c.num_layers(); ++li) {
     const DeviceLayer& layer = layers_[li];
     const AttentionGeometry& g = c.geometry(layer.type);
@@ -320,7 +363,9 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
   // Decode-only steps (one token per sequence, its logits) replay a CUDA graph per batch size:
   // the first step of a size runs eagerly (GEMM plans are made then), the second captures.
   bool graph = use_cuda_graphs_ && !keep_hidden;
-  for (const ForwardChunk& chunk : chunks) graph = graph && chunk.tokens.size() == 1;
+  for (const ForwardChunk& chunk : chunks) {
+    graph = graph && chunk.tokens.size() == 1 && chunk.media.empty();
+  }
   StepShape shape;
   GEMMA_CUDA_RETURN_IF_ERROR(Prepare(chunks, cache, graph, &shape));
   Scratch& s = *scratch_;

@@ -5,8 +5,8 @@
 // it to bf16 tolerance (GEMM inputs and K/V are rounded to bf16; the CPU engine keeps f32).
 //
 // Attention is paged (flash-decoding with split-K for long rows at small batch, kernels.h).
-// Decode-only steps replay CUDA graphs. This slice: tensor parallelism 1, text only (media
-// spans: UNIMPLEMENTED), one stream, sampling on the host. Thread-compatible: one Forward at a time.
+// Images and audio go through the GPU embedders (cuda_embedders.h). Decode-only steps replay
+// CUDA graphs. This slice: tensor parallelism 1, one stream, sampling on the host. Thread-compatible: one Forward at a time.
 #ifndef GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 #define GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 
@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "engine/cuda/cuda_embedders.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/kernels.h"
@@ -67,7 +68,7 @@ class CudaGemma4Model {
   size_t weight_bytes() const { return weight_bytes_; }
 
   // As Gemma4Model::Forward (INVALID_ARGUMENT for the same inputs); `logits` and `hidden` land
-  // on the host. UNIMPLEMENTED for media spans.
+  // on the host.
   absl::Status Forward(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
                        std::vector<float>* logits, std::vector<float>* hidden = nullptr);
   // Decode-only steps replay a CUDA graph per batch size (on by default).
@@ -82,8 +83,13 @@ class CudaGemma4Model {
   struct Scratch;
   // What the kernels of one step need beyond the uploaded plan.
   struct StepShape {
+    struct MediaItem {
+      MediaKind kind;
+      int count, grid_width;
+    };
     int rows = 0, out_rows = 0;
     AttentionSplits splits[2];  // Sliding, full.
+    std::vector<MediaItem> media;  // Their buffers: Scratch::media, same order.
   };
   struct DecodeGraph {
     cudaGraphExec_t exec = nullptr;
@@ -108,6 +114,7 @@ class CudaGemma4Model {
   DeviceBuffer final_norm_;  // f32 [H]
   DeviceBuffer sliding_inv_freq_, full_inv_freq_;
   std::vector<DeviceLayer> layers_;
+  CudaEmbedders embedders_;
   std::unique_ptr<Scratch> scratch_;
   size_t weight_bytes_ = 0;
   int multiprocessors_ = 1;  // Of the current device (split-K planning).

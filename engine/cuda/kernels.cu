@@ -174,6 +174,67 @@ __global__ void QkvNormRopeKernel(float* q, float* k, float* v, const float* q_n
   NormRopeHead(s, nullptr, d, eps, nullptr, 0, position, value);
 }
 
+// (x - mean) / sqrt(var + eps) of one row held by the block, as (center, scale).
+__device__ void RowMoments(const float* row, int cols, float eps, float* center, float* scale) {
+  float sum = 0.f;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c];
+  const float mean = BlockSum(sum) / cols;
+  float squares = 0.f;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) squares += (row[c] - mean) * (row[c] - mean);
+  *center = mean;
+  *scale = rsqrtf(BlockSum(squares) / cols + eps);
+}
+
+__global__ void LayerNormToBf16Kernel(const float* __restrict__ x, const float* __restrict__ weight,
+                                      const float* __restrict__ bias, int cols, float eps,
+                                      uint16_t* __restrict__ y) {
+  const float* row = x + static_cast<size_t>(blockIdx.x) * cols;
+  float center, scale;
+  RowMoments(row, cols, eps, &center, &scale);
+  uint16_t* out = y + static_cast<size_t>(blockIdx.x) * cols;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    out[c] = FloatToBf16((row[c] - center) * scale * weight[c] + bias[c]);
+  }
+}
+
+// One block per patch; the row lives in shared memory between the steps (hidden <= 8192).
+__global__ void ImagePostDenseKernel(const float* __restrict__ x, const float* __restrict__ dense_bias,
+                                     const float* __restrict__ ln2_weight,
+                                     const float* __restrict__ ln2_bias,
+                                     const float* __restrict__ positions,
+                                     const float* __restrict__ pos_norm_weight,
+                                     const float* __restrict__ pos_norm_bias, int hidden,
+                                     int grid_width, uint16_t* __restrict__ out) {
+  extern __shared__ float row[];
+  const int i = blockIdx.x, px = i % grid_width, py = i / grid_width;
+  const float* in = x + static_cast<size_t>(i) * hidden;
+  for (int c = threadIdx.x; c < hidden; c += blockDim.x) row[c] = in[c] + dense_bias[c];
+  __syncthreads();
+  float center, scale;
+  RowMoments(row, hidden, 1e-5f, &center, &scale);
+  const float* x_row = positions + (static_cast<size_t>(px) * 2 + 0) * hidden;
+  const float* y_row = positions + (static_cast<size_t>(py) * 2 + 1) * hidden;
+  for (int c = threadIdx.x; c < hidden; c += blockDim.x) {
+    row[c] = (row[c] - center) * scale * ln2_weight[c] + ln2_bias[c] + x_row[c] + y_row[c];
+  }
+  __syncthreads();
+  RowMoments(row, hidden, 1e-5f, &center, &scale);
+  for (int c = threadIdx.x; c < hidden; c += blockDim.x) {
+    row[c] = (row[c] - center) * scale * pos_norm_weight[c] + pos_norm_bias[c];
+  }
+  __syncthreads();
+  const float rms = RowInverseRms(row, hidden, 1e-6f);
+  uint16_t* dst = out + static_cast<size_t>(i) * hidden;
+  for (int c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = FloatToBf16(row[c] * rms);
+}
+
+__global__ void ScatterRowsKernel(const float* __restrict__ src, const int32_t* __restrict__ rows,
+                                  int width, float* __restrict__ h) {
+  const float* from = src + static_cast<size_t>(blockIdx.x) * width;
+  float* to = h + static_cast<size_t>(rows[blockIdx.x]) * width;
+  for (int e = threadIdx.x; e < width; e += blockDim.x) to[e] = from[e];
+}
+
 __global__ void StoreKvKernel(const float* __restrict__ k, const float* __restrict__ v,
                               const int32_t* __restrict__ slots, int width,
                               uint16_t* __restrict__ cache_k, uint16_t* __restrict__ cache_v) {
@@ -451,6 +512,32 @@ cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const 
   if (error != cudaSuccess) return error;
   CombineSplitsKernel<<<dim3(rows, heads), 128, 0, stream>>>(scratch, heads, head_dim,
                                                              splits.splits, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchLayerNormToBf16(const float* x, const float* weight, const float* bias, int rows,
+                                  int cols, float eps, uint16_t* y, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return cudaErrorInvalidValue;
+  LayerNormToBf16Kernel<<<rows, kThreads, 0, stream>>>(x, weight, bias, cols, eps, y);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchImagePostDense(const float* x, const float* dense_bias, const float* ln2_weight,
+                                 const float* ln2_bias, const float* positions,
+                                 const float* pos_norm_weight, const float* pos_norm_bias,
+                                 int rows, int hidden, int grid_width, uint16_t* out,
+                                 cudaStream_t stream) {
+  if (rows <= 0 || hidden <= 0 || hidden > 8192 || grid_width <= 0) return cudaErrorInvalidValue;
+  ImagePostDenseKernel<<<rows, kThreads, hidden * sizeof(float), stream>>>(
+      x, dense_bias, ln2_weight, ln2_bias, positions, pos_norm_weight, pos_norm_bias, hidden,
+      grid_width, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width,
+                              float* h, cudaStream_t stream) {
+  if (count <= 0 || width <= 0) return cudaErrorInvalidValue;
+  ScatterRowsKernel<<<count, kThreads, 0, stream>>>(src, rows, width, h);
   return cudaGetLastError();
 }
 

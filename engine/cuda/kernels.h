@@ -72,6 +72,24 @@ cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const 
                                  const AttentionSplits& splits, float* scratch, uint16_t* out,
                                  cudaStream_t stream);
 
+// The 12B's image embedder around its dense layer (engine/model/gemma4_embedders.h):
+//   LaunchLayerNormToBf16: y = bf16(LayerNorm(x) * w + b), eps 1e-5, [rows, cols];
+//   LaunchImagePostDense: per patch i at (i % grid_width, i / grid_width):
+//     x = LayerNorm2(x + dense_bias) + positions[px, 0, :] + positions[py, 1, :];
+//     out = bf16(RMSNorm(LayerNorm_pos(x)))  (weightless RMSNorm, eps 1e-6), [rows, H].
+// positions: f32 [table, 2, H] on the device.
+cudaError_t LaunchLayerNormToBf16(const float* x, const float* weight, const float* bias, int rows,
+                                  int cols, float eps, uint16_t* y, cudaStream_t stream);
+cudaError_t LaunchImagePostDense(const float* x, const float* dense_bias, const float* ln2_weight,
+                                 const float* ln2_bias, const float* positions,
+                                 const float* pos_norm_weight, const float* pos_norm_bias,
+                                 int rows, int hidden, int grid_width, uint16_t* out,
+                                 cudaStream_t stream);
+
+// h[rows[r], :] = src[r, :] (soft tokens replace their placeholders' rows), width floats.
+cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width,
+                              float* h, cudaStream_t stream);
+
 // out = bf16(gelu_tanh(gate) * up), count elements.
 cudaError_t LaunchGeluGate(const float* gate, const float* up, int64_t count, uint16_t* out,
                            cudaStream_t stream);

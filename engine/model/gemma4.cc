@@ -233,7 +233,12 @@ absl::Status Gemma4Model::LoadWeights() {
 }
 
 absl::Status Gemma4Model::ValidateMedia(const ForwardChunk& chunk, size_t index) const {
-  const Gemma4Config& c = config();
+  return ValidateMediaSpans(chunk, index, config(), embedders_.image.has_value(),
+                            embedders_.audio.has_value());
+}
+
+absl::Status ValidateMediaSpans(const ForwardChunk& chunk, size_t index, const Gemma4Config& c,
+                                bool has_image, bool has_audio) {
   const int begin = chunk.start_position;
   const int end = begin + static_cast<int>(chunk.tokens.size());
   int previous_end = begin;
@@ -241,7 +246,7 @@ absl::Status Gemma4Model::ValidateMedia(const ForwardChunk& chunk, size_t index)
     const MediaSpan& span = chunk.media[m];
     const std::string where = absl::StrCat("chunk ", index, " media ", m, ": ");
     const bool image = span.kind == MediaKind::kImage;
-    if (image ? !embedders_.image.has_value() : !embedders_.audio.has_value()) {
+    if (image ? !has_image : !has_audio) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, "this model has no ", image ? "image" : "audio", " embedder"));
     }

@@ -107,6 +107,12 @@ absl::Status LoadLayerWeights(const Checkpoint& checkpoint, const Gemma4Config& 
                               const TensorParallel& tp = {},
                               std::vector<std::unique_ptr<uint8_t[]>>* storage = nullptr);
 
+// INVALID_ARGUMENT unless every media span of `chunk` (index `index` in its step) has features,
+// sits on its placeholder tokens inside the chunk without overlapping another, fits the image
+// position table, and has an embedder in this model. Shared by the CPU and GPU backends.
+absl::Status ValidateMediaSpans(const ForwardChunk& chunk, size_t index, const Gemma4Config& config,
+                                bool has_image, bool has_audio);
+
 class Gemma4Model {
  public:
   // `path`: an HF model directory or a .gguf file. With tp.world_size > 1 this rank keeps only
