@@ -9,7 +9,8 @@
 #        against the CPU engine's kernels), cuda_model_test (the whole GPU step against the CPU
 #        engine on a generated bf16 checkpoint: logits within 0.25, greedy tokens identical;
 #        cached decoding, mixed batches and CUDA graphs consistent), cuda_drafter_test (the GPU
-#        drafter against the CPU drafter; batching), rms_norm_test;
+#        drafter against the CPU drafter; batching), sampling_test (GPU sampling draws the CPU
+#        sampler's tokens for the same seeds), rms_norm_test;
 #     2. cuda_bench ($OUT/cuda_bench.log): the 12B's exact shapes with random bf16 weights -
 #        batch-1 decode against the HBM roofline, prefill against cuBLAS-bound, batch 16 / 64;
 #        then speculative decoding on a generated 90 %-acceptance pair, k = 1..6, against
@@ -23,7 +24,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 test_targets=(//engine/cuda:rms_norm_test //engine/cuda:kernels_test //engine/cuda:cuda_model_test
-  //engine/cuda:cuda_drafter_test)
+  //engine/cuda:cuda_drafter_test //engine/cuda:sampling_test)
 bench_targets=(//engine/cuda:cuda_bench)
 tool_targets=(//engine/tools:make_test_checkpoint)
 vocab_gguf=${GEMMA_VOCAB_GGUF:-/var/cache/gemma-serve/llama.cpp/models/ggml-vocab-gemma-4.gguf}
