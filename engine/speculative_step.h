@@ -39,6 +39,17 @@ struct SpeculativeOutcome {
   std::vector<SampledToken> logprobs;
 };
 
+// Checks one step's sequences (tables, penalties, draft counts; a drafter when any drafts).
+absl::Status ValidateSpeculativeSequences(absl::Span<const SpeculativeSequence> sequences,
+                                          bool has_drafter);
+
+// The acceptance half, for any backend: outcomes[s].drafts hold sequence s's drafts; `logits`
+// ([rows, vocab]) and `hidden` ([rows, hidden_size]) come from one target pass over every
+// sequence's [token, drafts...] in order. Fills acceptance, logprobs and hidden.
+void AcceptVerified(absl::Span<const SpeculativeSequence> sequences, const std::vector<float>& logits,
+                    const std::vector<float>& hidden, int vocab, int hidden_size,
+                    std::vector<SpeculativeOutcome>* outcomes);
+
 // `drafter` may be null when every num_draft_tokens is 0.
 absl::Status SpeculativeStep(const Gemma4Model& target, const Drafter* drafter, KvCache& cache,
                              absl::Span<const SpeculativeSequence> sequences,

@@ -80,7 +80,8 @@ class SchedulerTest : public ::testing::Test {
              int max_draft_tokens = 0) {
     model = model != nullptr ? model : model_;
     registry_ = std::make_unique<monitoring::Registry>();
-    service_ = std::make_unique<WorkerService>(*model, drafter, WorkerOptions{}, registry_.get());
+    backend_ = std::make_unique<CpuBackend>(*model, drafter);
+    service_ = std::make_unique<WorkerService>(*backend_, WorkerOptions{}, registry_.get());
     worker::v1::WarmupRequest warmup;
     warmup.set_max_batch_tokens(max_batch_tokens);
     warmup.set_max_sequences(8);
@@ -175,6 +176,7 @@ class SchedulerTest : public ::testing::Test {
   int max_waiting_ = 1024;  // For the next Start.
   std::unique_ptr<monitoring::Registry> registry_;
   std::unique_ptr<RouterMetrics> metrics_;
+  std::unique_ptr<CpuBackend> backend_;  // Before service_: destroyed after it.
   std::unique_ptr<WorkerService> service_;
   std::unique_ptr<LocalExecutor> executor_;
   std::unique_ptr<Scheduler> scheduler_;

@@ -1,5 +1,5 @@
 // One tensor-parallel rank of a worker group (gemma.worker.v1.Worker).
-//   worker --model=DIR|FILE.gguf [--drafter=DIR] [--rank=R --world_size=N
+//   worker --model=DIR|FILE.gguf [--drafter=DIR] [--backend=cpu|cuda] [--rank=R --world_size=N
 //          (--rendezvous=HOST:PORT [--group=NAME] | --rendezvous_dir=DIR)] [--port=...]
 // Health is NOT_SERVING until Warmup. Usually started by worker_launcher.
 #include <cstdlib>
@@ -10,8 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "engine/model/gemma4.h"
-#include "engine/model/gemma4_drafter.h"
+#include "service/worker/backend_factory.h"
 #include "parallel/gloo_communicator.h"
 #include "parallel/rendezvous.h"
 #include "service/common/grpc_server.h"
@@ -21,7 +20,9 @@
 
 ABSL_FLAG(std::string, model, "", "HF model directory or .gguf file");
 ABSL_FLAG(std::string, model_name, "gemma-4-12b", "Served model name");
-ABSL_FLAG(std::string, drafter, "", "MTP drafter directory (optional)");
+ABSL_FLAG(std::string, drafter, "", "MTP drafter directory or GGUF (optional)");
+ABSL_FLAG(std::string, backend, "cpu",
+          "cpu (the CPU engine) or cuda (one GPU; only in the worker_cuda binary)");
 ABSL_FLAG(int, rank, 0, "This process's tensor-parallel rank");
 ABSL_FLAG(int, world_size, 1, "Tensor-parallel size");
 ABSL_FLAG(std::string, rendezvous, "", "host:port of the group's rendezvous store");
@@ -81,19 +82,15 @@ int main(int argc, char** argv) {
     }
     communicator = *std::move(connected);
   }
-  auto model = gemma::Gemma4Model::Load(absl::GetFlag(FLAGS_model), {rank, world, communicator.get()});
-  if (!model.ok()) {
-    gemma::LogError(name, "%s", model.status().ToString());
+  gemma::BackendSpec spec;
+  spec.kind = absl::GetFlag(FLAGS_backend);
+  spec.model = absl::GetFlag(FLAGS_model);
+  spec.drafter = absl::GetFlag(FLAGS_drafter);
+  spec.tp = {rank, world, communicator.get()};
+  absl::StatusOr<std::unique_ptr<gemma::ModelBackend>> backend = gemma::LoadBackend(spec);
+  if (!backend.ok()) {
+    gemma::LogError(name, "%s", backend.status().ToString());
     return EXIT_FAILURE;
-  }
-  std::unique_ptr<gemma::Gemma4Drafter> drafter;
-  if (!absl::GetFlag(FLAGS_drafter).empty()) {
-    auto loaded = gemma::Gemma4Drafter::Load(absl::GetFlag(FLAGS_drafter), **model);
-    if (!loaded.ok()) {
-      gemma::LogError(name, "%s", loaded.status().ToString());
-      return EXIT_FAILURE;
-    }
-    drafter = *std::move(loaded);
   }
   gemma::WorkerOptions worker;
   worker.model_name = absl::GetFlag(FLAGS_model_name);
@@ -105,7 +102,7 @@ int main(int argc, char** argv) {
     if (server_ptr != nullptr) server_ptr->SetServing(serving);
   };
   gemma::monitoring::Registry registry;
-  gemma::WorkerService service(**model, drafter.get(), worker, &registry);
+  gemma::WorkerService service(**backend, worker, &registry);
   absl::StatusOr<std::unique_ptr<gemma::GrpcServer>> server = gemma::GrpcServer::Start(
       *options, {{&service, gemma::worker::v1::Worker::service_full_name()}}, /*serving=*/false,
       &registry);

@@ -54,14 +54,14 @@ void AddLogprobs(const SampledToken& token, worker::v1::SequenceOutput* output) 
 
 }  // namespace
 
-WorkerService::WorkerService(const Gemma4Model& model, const Drafter* drafter,
-                             WorkerOptions options, monitoring::Registry* registry)
-    : model_(model),
-      drafter_(drafter),
+WorkerService::WorkerService(ModelBackend& backend, WorkerOptions options,
+                             monitoring::Registry* registry)
+    : backend_(backend),
       options_(std::move(options)),
-      communicator_(model.tensor_parallel().world_size > 1 ? model.tensor_parallel().communicator
-                                                           : nullptr),
-      rank_label_(std::to_string(model.tensor_parallel().rank)),
+      communicator_(backend.tensor_parallel().world_size > 1
+                        ? backend.tensor_parallel().communicator
+                        : nullptr),
+      rank_label_(std::to_string(backend.tensor_parallel().rank)),
       step_seconds_(registry->AddHistogram("gemma_worker_step_seconds",
                                            "Worker step time by kind.", {"rank", "kind"},
                                            monitoring::InterTokenLatencyBuckets())),
@@ -137,13 +137,13 @@ int WorkerService::num_sequences() const {
 
 worker::v1::KvCacheGeometry WorkerService::Geometry() const {
   worker::v1::KvCacheGeometry geometry;
-  if (!cache_.has_value()) return geometry;
-  const Gemma4Config& c = model_.shard_config();
+  if (!backend_.has_cache()) return geometry;
+  const Gemma4Config& c = backend_.shard_config();
   uint64_t full_bytes = 0, sliding_bytes = 0;
   for (LayerType type : c.layer_types) {
     const AttentionGeometry& g = c.geometry(type);
     const uint64_t bytes = uint64_t{2} * cache_options_.block_size * g.num_kv_heads * g.head_dim *
-                           sizeof(float);
+                           backend_.kv_element_bytes();
     (type == LayerType::kFull ? full_bytes : sliding_bytes) += bytes;
   }
   geometry.set_block_size(cache_options_.block_size);
@@ -157,19 +157,19 @@ worker::v1::KvCacheGeometry WorkerService::Geometry() const {
 
 grpc::Status WorkerService::Info(grpc::ServerContext*, const worker::v1::InfoRequest*,
                                  worker::v1::InfoResponse* response) {
-  const Gemma4Config& c = model_.config();
+  const Gemma4Config& c = backend_.config();
   response->set_model(options_.model_name);
   response->set_architecture(c.architecture);
-  response->set_drafter(drafter_ != nullptr ? options_.drafter_name : "");
-  response->set_rank(model_.tensor_parallel().rank);
-  response->set_world_size(model_.tensor_parallel().world_size);
-  response->set_device("cpu");
-  response->set_weight_dtype(DTypeName(model_.weights().embed.dtype));
+  response->set_drafter(backend_.has_drafter() ? options_.drafter_name : "");
+  response->set_rank(backend_.tensor_parallel().rank);
+  response->set_world_size(backend_.tensor_parallel().world_size);
+  response->set_device(backend_.device());
+  response->set_weight_dtype(backend_.weight_dtype());
   response->set_vocab_size(c.vocab_size);
   response->set_max_position(c.max_position);
   absl::MutexLock lock(&mutex_);
   *response->mutable_kv_cache() = Geometry();
-  response->set_warmed_up(cache_.has_value());
+  response->set_warmed_up(backend_.has_cache());
   return grpc::Status::OK;
 }
 
@@ -182,13 +182,13 @@ grpc::Status WorkerService::Warmup(grpc::ServerContext*, const worker::v1::Warmu
     return {grpc::StatusCode::INVALID_ARGUMENT, "kv_memory_fraction must be in (0, 1]"};
   }
   absl::MutexLock lock(&mutex_);
-  cache_.reset();
   cache_options_ = KvCacheOptions{options_.block_size, 0, 0};
-  cache_.emplace(model_.shard_config(), cache_options_);  // Empty: only to size blocks.
+  absl::Status allocated = backend_.AllocateCache(cache_options_);  // Empty: only to size blocks.
+  if (!allocated.ok()) return ToGrpcStatus(allocated);
   worker::v1::KvCacheGeometry unit = Geometry();
   const double fraction = request->kv_memory_fraction() > 0 ? request->kv_memory_fraction() : 1.0;
   const double budget = options_.kv_cache_bytes * fraction;
-  const int window_blocks = model_.config().sliding_window / options_.block_size + 2;
+  const int window_blocks = backend_.config().sliding_window / options_.block_size + 2;
   int full = static_cast<int>(request->num_full_blocks());
   int sliding = static_cast<int>(request->num_sliding_blocks());
   if (sliding == 0) {
@@ -201,20 +201,21 @@ grpc::Status WorkerService::Warmup(grpc::ServerContext*, const worker::v1::Warmu
                          static_cast<int>(left / std::max<uint64_t>(1, unit.bytes_per_full_block())));
   }
   cache_options_ = KvCacheOptions{options_.block_size, full, sliding};
-  cache_.reset();
-  cache_.emplace(model_.shard_config(), cache_options_);
+  backend_.ReleaseCache();
+  allocated = backend_.AllocateCache(cache_options_);
+  if (!allocated.ok()) return ToGrpcStatus(allocated);
 
   // One pass at most the size of the largest step (and of what the pools hold), on every rank.
   const int tokens = std::min<int>({static_cast<int>(request->max_batch_tokens()),
                                     full * options_.block_size, sliding * options_.block_size,
-                                    model_.config().max_position});
-  std::vector<int32_t> ids(tokens, model_.config().bos_token_id);
+                                    backend_.config().max_position});
+  std::vector<int32_t> ids(tokens, backend_.config().bos_token_id);
   BlockTables tables = ConsecutiveBlockTables(tokens, options_.block_size);
   std::vector<float> logits;
   const Clock::time_point start = Clock::now();
-  absl::Status status = model_.Forward({{ids, 0, &tables, false}}, *cache_, &logits);
+  absl::Status status = backend_.Forward({{ids, 0, &tables, false}}, &logits, nullptr, nullptr);
   if (!status.ok()) {
-    cache_.reset();
+    backend_.ReleaseCache();
     return ToGrpcStatus(status);
   }
   response->set_warmup_step_ns(NanosSince(start));
@@ -234,7 +235,7 @@ absl::Status WorkerService::CheckSameStep(uint64_t step_id) {
   for (size_t r = 0; r < all.size(); ++r) {
     if (all[r] != mine) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "rank ", model_.tensor_parallel().rank, " runs step ", step_id, " (low bits ", mine,
+          "rank ", backend_.tensor_parallel().rank, " runs step ", step_id, " (low bits ", mine,
           ") while rank ", r, " runs a step with low bits ", all[r]));
     }
   }
@@ -243,7 +244,7 @@ absl::Status WorkerService::CheckSameStep(uint64_t step_id) {
 
 absl::StatusOr<std::unique_ptr<WorkerService::Sequence>> WorkerService::StartSequence(
     const worker::v1::SequenceStart& start) {
-  const Gemma4Config& c = model_.config();
+  const Gemma4Config& c = backend_.config();
   auto sequence = std::make_unique<Sequence>();
   sequence->tokens.assign(start.token_ids().begin(), start.token_ids().end());
   if (sequence->tokens.empty() || start.num_prompt_tokens() > sequence->tokens.size()) {
@@ -302,7 +303,7 @@ grpc::Status WorkerService::Step(grpc::ServerContext*, const worker::v1::StepReq
   absl::MutexLock lock(&mutex_);
   const Clock::time_point start = Clock::now();
   response->set_step_id(request->step_id());
-  response->set_rank(model_.tensor_parallel().rank);
+  response->set_rank(backend_.tensor_parallel().rank);
   absl::Status status = RunStep(*request, response);
   response->mutable_timings()->set_total_ns(NanosSince(start));
   if (!status.ok()) response->clear_outputs();
@@ -313,9 +314,9 @@ grpc::Status WorkerService::Step(grpc::ServerContext*, const worker::v1::StepReq
 
 absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
                                     worker::v1::StepResponse* response) {
-  if (!cache_.has_value()) return absl::FailedPreconditionError("Warmup must precede Step");
-  const Gemma4Config& c = model_.config();
-  const bool reports = model_.tensor_parallel().rank == 0;
+  if (!backend_.has_cache()) return absl::FailedPreconditionError("Warmup must precede Step");
+  const Gemma4Config& c = backend_.config();
+  const bool reports = backend_.tensor_parallel().rank == 0;
 
   // Validate everything (identically on every rank) before the first collective.
   std::map<uint64_t, std::unique_ptr<Sequence>> started;
@@ -357,7 +358,7 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     if (item.position() < 1 || item.token_id() < 0 || item.token_id() >= c.vocab_size) {
       return absl::InvalidArgumentError(where + ": bad token or position");
     }
-    if (item.num_draft_tokens() > 0 && drafter_ == nullptr) {
+    if (item.num_draft_tokens() > 0 && !backend_.has_drafter()) {
       return absl::InvalidArgumentError(where + ": num_draft_tokens > 0 but no drafter is loaded");
     }
   }
@@ -387,7 +388,7 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     }
     std::vector<float> logits, hidden;
     const Clock::time_point forward = Clock::now();
-    status = model_.Forward(chunks, *cache_, &logits, {}, &hidden, &stats);
+    status = backend_.Forward(chunks, &logits, &hidden, &stats);
     timings->set_forward_ns(timings->forward_ns() + NanosSince(forward));
     if (!status.ok()) return status;
     const Clock::time_point sample = Clock::now();
@@ -422,7 +423,7 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     }
     std::vector<SpeculativeOutcome> outcomes;
     const Clock::time_point forward = Clock::now();
-    status = SpeculativeStep(model_, drafter_, *cache_, items, &outcomes, {}, &stats);
+    status = backend_.Speculate(items, &outcomes, &stats);
     timings->set_forward_ns(timings->forward_ns() + NanosSince(forward));
     if (!status.ok()) return status;
     for (int i = 0; i < request.decode_size(); ++i) {
@@ -467,8 +468,8 @@ grpc::Status WorkerService::ClearCache(grpc::ServerContext*, const worker::v1::C
 grpc::Status WorkerService::Health(grpc::ServerContext*, const worker::v1::HealthRequest*,
                                    worker::v1::HealthResponse* response) {
   absl::MutexLock lock(&mutex_);
-  response->set_rank(model_.tensor_parallel().rank);
-  response->set_world_size(model_.tensor_parallel().world_size);
+  response->set_rank(backend_.tensor_parallel().rank);
+  response->set_world_size(backend_.tensor_parallel().world_size);
   const Clock::time_point start = Clock::now();
   if (communicator_ != nullptr) {
     absl::Status status = communicator_->Barrier();

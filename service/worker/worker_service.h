@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "engine/backend.h"
 #include "engine/kv_cache.h"
 #include "engine/model/gemma4.h"
-#include "engine/model/gemma4_drafter.h"
 #include "engine/sampler.h"
 #include "gemma/worker/v1/worker.grpc.pb.h"
 #include "monitoring/metrics.h"
@@ -48,9 +48,9 @@ struct WorkerOptions {
 
 class WorkerService final : public worker::v1::Worker::Service {
  public:
-  // `model` (and `drafter`, may be null) and `registry` must outlive the service.
-  WorkerService(const Gemma4Model& model, const Drafter* drafter, WorkerOptions options,
-                monitoring::Registry* registry);
+  // `backend` (the model, its drafter and its KV cache on some device) and `registry` must
+  // outlive the service; the service owns the backend's calls (one at a time, under its lock).
+  WorkerService(ModelBackend& backend, WorkerOptions options, monitoring::Registry* registry);
 
   grpc::Status Info(grpc::ServerContext*, const worker::v1::InfoRequest*,
                     worker::v1::InfoResponse* response) override;
@@ -86,8 +86,7 @@ class WorkerService final : public worker::v1::Worker::Service {
   absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(const worker::v1::SequenceStart& start);
   worker::v1::KvCacheGeometry Geometry() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
-  const Gemma4Model& model_;
-  const Drafter* const drafter_;
+  ModelBackend& backend_;  // Its cache and steps only under mutex_; its config is immutable.
   const WorkerOptions options_;
   parallel::Communicator* const communicator_;  // Null without tensor parallelism.
 
@@ -107,7 +106,6 @@ class WorkerService final : public worker::v1::Worker::Service {
   monitoring::GaugeFamily* kv_blocks_used_;
 
   mutable absl::Mutex mutex_;
-  std::optional<KvCache> cache_ ABSL_GUARDED_BY(mutex_);
   KvCacheOptions cache_options_ ABSL_GUARDED_BY(mutex_);
   std::map<uint64_t, std::unique_ptr<Sequence>> sequences_ ABSL_GUARDED_BY(mutex_);
 };
