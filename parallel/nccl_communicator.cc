@@ -132,10 +132,13 @@ absl::Status NcclCommunicator::Reserve(size_t bytes) {
   return status;
 }
 
-absl::Status NcclCommunicator::Wait(const char* what) {
+absl::Status NcclCommunicator::Wait(const char* what) { return WaitStream(state_->stream, what); }
+
+absl::Status NcclCommunicator::WaitStream(cudaStream_t stream, const char* what) {
+  if (state_->aborted) return absl::UnavailableError("the NCCL communicator was aborted");
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   while (true) {
-    const cudaError_t done = cudaStreamQuery(state_->stream);
+    const cudaError_t done = cudaStreamQuery(stream);
     if (done == cudaSuccess) return absl::OkStatus();
     ncclResult_t async = ncclSuccess;
     ncclCommGetAsyncError(state_->comm, &async);
@@ -193,6 +196,21 @@ absl::Status NcclCommunicator::Broadcast(float* data, size_t count, int root) {
   if (!status.ok()) return status;
   cudaMemcpyAsync(data, state_->buffer, bytes, cudaMemcpyDeviceToHost, state_->stream);
   return Wait("broadcast");
+}
+
+absl::Status NcclCommunicator::AllReduceSumOnDevice(float* data, size_t count,
+                                                    cudaStream_t stream) {
+  if (state_->aborted) return absl::UnavailableError("the NCCL communicator was aborted");
+  return NcclStatus(
+      ncclAllReduce(data, data, count, ncclFloat32, ncclSum, state_->comm, stream),
+      "ncclAllReduce");
+}
+
+absl::Status NcclCommunicator::AllGatherOnDevice(const float* input, size_t count, float* output,
+                                                 cudaStream_t stream) {
+  if (state_->aborted) return absl::UnavailableError("the NCCL communicator was aborted");
+  return NcclStatus(ncclAllGather(input, output, count, ncclFloat32, state_->comm, stream),
+                    "ncclAllGather");
 }
 
 absl::Status NcclCommunicator::Barrier() {

@@ -4,8 +4,9 @@
 // (the communicator is then aborted) instead of a hang.
 //
 // The Communicator interface takes host buffers: they are staged through a device buffer on the
-// rank's stream. The GPU backend (issue 9) adds device-pointer entry points on the same
-// communicator. bf16 keeps the interface's default (f32 reduction, one rounding) for results
+// rank's stream. The GPU backend uses the device-pointer entry points (*OnDevice), enqueued on
+// its own compute stream (and capturable into CUDA graphs), and waits for that stream with
+// WaitStream, which has the same deadline. bf16 keeps the interface's default (f32 reduction, one rounding) for results
 // identical to the CPU path. Builds without a GPU; Connect fails there with FAILED_PRECONDITION.
 #ifndef GEMMA_PARALLEL_NCCL_COMMUNICATOR_H_
 #define GEMMA_PARALLEL_NCCL_COMMUNICATOR_H_
@@ -13,6 +14,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+
+#include <cuda_runtime_api.h>
 
 #include "absl/status/statusor.h"
 #include "parallel/communicator.h"
@@ -40,13 +43,22 @@ class NcclCommunicator : public Communicator {
   absl::Status Broadcast(float* data, size_t count, int root) override;
   absl::Status Barrier() override;
 
+  // In place on device memory, enqueued on `stream`; done when `stream` is (WaitStream).
+  absl::Status AllReduceSumOnDevice(float* data, size_t count, cudaStream_t stream);
+  // output [world_size * count] (rank r's input at r * count), on `stream`.
+  absl::Status AllGatherOnDevice(const float* input, size_t count, float* output,
+                                 cudaStream_t stream);
+  // Waits for `stream` with the communicator's deadline; UNAVAILABLE (and the communicator
+  // aborted) when a peer fails or the deadline passes.
+  absl::Status WaitStream(cudaStream_t stream, const char* what);
+
  private:
   struct State;
   NcclCommunicator(int rank, int world_size, std::chrono::milliseconds timeout,
                    std::unique_ptr<State> state);
   // Makes room for `bytes` of device staging memory.
   absl::Status Reserve(size_t bytes);
-  // Waits for the stream with the deadline; aborts the communicator on failure.
+  // Waits for the communicator's own stream (WaitStream).
   absl::Status Wait(const char* what);
 
   const int rank_;

@@ -2,6 +2,8 @@
 // one GPU the group has one rank (NCCL refuses two ranks on one device).
 #include "parallel/nccl_communicator.h"
 
+#include <cuda_runtime_api.h>
+
 #include <grpcpp/grpcpp.h>
 
 #include <thread>
@@ -48,6 +50,26 @@ TEST(NcclCommunicatorTest, CollectivesOnEveryVisibleGpu) {
       ASSERT_TRUE((*comm)->Broadcast(&value, 1, 0).ok());
       EXPECT_EQ(value, 7.f);
       EXPECT_TRUE((*comm)->Barrier().ok());
+      // Device buffers on a caller's stream (the GPU backend's entry points).
+      cudaStream_t stream = nullptr;
+      ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+      float *device = nullptr, *gathered = nullptr;
+      ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 1000 * sizeof(float)), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&gathered), world * 1000 * sizeof(float)), cudaSuccess);
+      std::vector<float> values(1000, 2.f * (r + 1));
+      cudaMemcpy(device, values.data(), 1000 * sizeof(float), cudaMemcpyHostToDevice);
+      ASSERT_TRUE((*comm)->AllGatherOnDevice(device, 1000, gathered, stream).ok());
+      ASSERT_TRUE((*comm)->AllReduceSumOnDevice(device, 1000, stream).ok());
+      ASSERT_TRUE((*comm)->WaitStream(stream, "device collectives").ok());
+      cudaMemcpy(values.data(), device, 1000 * sizeof(float), cudaMemcpyDeviceToHost);
+      EXPECT_THAT(values, ::testing::Each(float(world * (world + 1))));
+      std::vector<float> all_values(world * 1000);
+      cudaMemcpy(all_values.data(), gathered, all_values.size() * sizeof(float),
+                 cudaMemcpyDeviceToHost);
+      for (int k = 0; k < world; ++k) EXPECT_EQ(all_values[k * 1000 + 999], 2.f * (k + 1));
+      cudaFree(gathered);
+      cudaFree(device);
+      cudaStreamDestroy(stream);
     });
   }
   for (auto& t : ranks) t.join();

@@ -19,7 +19,7 @@ CudaBackend::CudaBackend(CudaGemma4Model& model, CudaGemma4Drafter* drafter)
 
 absl::Status CudaBackend::AllocateCache(const KvCacheOptions& options) {
   cache_.reset();
-  absl::StatusOr<CudaKvCache> cache = CudaKvCache::Create(model_.config(), options);
+  absl::StatusOr<CudaKvCache> cache = CudaKvCache::Create(model_.shard_config(), options);
   if (!cache.ok()) return cache.status();
   cache_.emplace(std::move(*cache));
   return absl::OkStatus();

@@ -1,7 +1,8 @@
 // The GPU model behind the worker's backend interface (engine/backend.h): CudaGemma4Model, its
 // CudaGemma4Drafter and a CudaKvCache. A speculative step drafts every drafting sequence in one
 // batched drafter call (the longest k; shorter ones keep a prefix), verifies all sequences in
-// one GPU pass and accepts on the host (AcceptVerified). Tensor parallelism 1.
+// one GPU pass and accepts on the host (AcceptVerified). Under tensor parallelism every rank
+// runs the same calls (the model's collectives keep them in step); no drafter there yet.
 #ifndef GEMMA_ENGINE_CUDA_CUDA_BACKEND_H_
 #define GEMMA_ENGINE_CUDA_CUDA_BACKEND_H_
 
@@ -21,8 +22,8 @@ class CudaBackend : public ModelBackend {
   CudaBackend(CudaGemma4Model& model, CudaGemma4Drafter* drafter);
 
   const Gemma4Config& config() const override { return model_.config(); }
-  const Gemma4Config& shard_config() const override { return model_.config(); }
-  const TensorParallel& tensor_parallel() const override { return tp_; }
+  const Gemma4Config& shard_config() const override { return model_.shard_config(); }
+  const TensorParallel& tensor_parallel() const override { return model_.tensor_parallel(); }
   std::string device() const override { return device_; }
   std::string weight_dtype() const override { return "bf16"; }
   size_t kv_element_bytes() const override { return sizeof(uint16_t); }
@@ -40,7 +41,6 @@ class CudaBackend : public ModelBackend {
  private:
   CudaGemma4Model& model_;
   CudaGemma4Drafter* const drafter_;
-  const TensorParallel tp_;
   std::string device_;
   std::optional<CudaKvCache> cache_;
 };

@@ -40,6 +40,11 @@ CudaGemma4Drafter::~CudaGemma4Drafter() = default;
 
 absl::StatusOr<std::unique_ptr<CudaGemma4Drafter>> CudaGemma4Drafter::Load(
     const std::string& path, const CudaGemma4Model& target) {
+  if (target.tensor_parallel().world_size > 1) {
+    return absl::UnimplementedError(
+        "the GPU drafter does not run under tensor parallelism yet (its attention would read "
+        "this rank's KV heads only)");
+  }
   absl::StatusOr<std::unique_ptr<Gemma4Drafter>> cpu =
       Gemma4Drafter::Load(path, target.config(), TensorParallel{});
   if (!cpu.ok()) return cpu.status();

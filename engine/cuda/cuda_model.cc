@@ -43,7 +43,7 @@ struct CudaGemma4Model::Scratch {
 
   uint64_t generation = 0;
   DeviceBuffer h, x, q, k, v, attention, attention_partial, projected, gate, up, activated,
-      selected, normed, normed_bf16, logits;
+      selected, normed, normed_bf16, logits, local_logits, gathered_logits;
   DeviceBuffer tokens, positions, logits_rows;
   struct Media {
     DeviceBuffer features, rows, soft_tokens;
@@ -95,11 +95,19 @@ CudaGemma4Model::~CudaGemma4Model() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
-absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::Load(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<Gemma4Model>> cpu = Gemma4Model::Load(path);
+absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::Load(
+    const std::string& path, parallel::NcclCommunicator* nccl) {
+  TensorParallel tp;
+  if (nccl != nullptr && nccl->world_size() > 1) tp = {nccl->rank(), nccl->world_size(), nccl};
+  absl::StatusOr<std::unique_ptr<Gemma4Model>> cpu = Gemma4Model::Load(path, tp);
   if (!cpu.ok()) return cpu.status();
   const Gemma4Weights& w = (*cpu)->weights();
   std::unique_ptr<CudaGemma4Model> model(new CudaGemma4Model((*cpu)->config()));
+  model->shard_config_ = (*cpu)->shard_config();
+  model->tp_ = tp;
+  model->nccl_ = tp.world_size > 1 ? nccl : nullptr;
+  model->vocab_begin_ = static_cast<int>((*cpu)->vocab_begin());
+  model->vocab_rows_ = static_cast<int>(w.embed.rows);
   absl::Status s = CudaStatus(cudaStreamCreate(&model->stream_), "cudaStreamCreate");
   if (!s.ok()) return s;
   absl::StatusOr<Gemm> gemm = Gemm::Create();
@@ -125,6 +133,8 @@ absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CudaGemma4Model::CreateRandom(
   absl::Status s = ValidateGemma4Config(config);
   if (!s.ok()) return s;
   std::unique_ptr<CudaGemma4Model> model(new CudaGemma4Model(config));
+  model->shard_config_ = config;
+  model->vocab_rows_ = config.vocab_size;
   if (!(s = CudaStatus(cudaStreamCreate(&model->stream_), "cudaStreamCreate")).ok()) return s;
   absl::StatusOr<Gemm> gemm = Gemm::Create();
   if (!gemm.ok()) return gemm.status();
@@ -217,17 +227,19 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
   for (int t = 0; t < 2; ++t) {
     const AttentionGeometry& g = t == 1 ? c.full : c.sliding;
     const int max_keys = graph ? (t == 1 ? c.max_position : c.sliding_window) : plan.plan[t].max_keys;
-    shape->splits[t] =
-        PlanAttentionSplits(plan.rows, c.num_heads, g.head_dim, max_keys, multiprocessors_);
+    shape->splits[t] = PlanAttentionSplits(plan.rows, shard_config_.num_heads, g.head_dim,
+                                           max_keys, multiprocessors_);
     partial_floats = std::max(partial_floats, shape->splits[t].scratch_floats);
   }
+  const Gemma4Config& sc = shard_config_;  // This rank's heads and MLP width.
   int max_q = 0, max_kv = 0;
   for (LayerType type : {LayerType::kSliding, LayerType::kFull}) {
-    max_q = std::max(max_q, c.num_heads * c.geometry(type).head_dim);
-    max_kv = std::max(max_kv, c.geometry(type).num_kv_heads * c.geometry(type).head_dim);
+    max_q = std::max(max_q, sc.num_heads * sc.geometry(type).head_dim);
+    max_kv = std::max(max_kv, sc.geometry(type).num_kv_heads * sc.geometry(type).head_dim);
   }
   const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t), r = plan.rows,
-               out = shape->out_rows, hidden = c.hidden_size, ffn = c.intermediate_size;
+               out = shape->out_rows, hidden = c.hidden_size, ffn = sc.intermediate_size,
+               world = tp_.world_size;
   for (auto [buffer, bytes] :
        {std::pair{&s.h, r * hidden * f32}, {&s.x, r * std::max(hidden, ffn) * bf16},
         {&s.q, r * max_q * f32}, {&s.k, r * max_kv * f32}, {&s.v, r * max_kv * f32},
@@ -235,7 +247,9 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
         {&s.projected, r * hidden * f32}, {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32},
         {&s.activated, r * ffn * bf16}, {&s.selected, out * hidden * f32},
         {&s.normed, out * hidden * f32}, {&s.normed_bf16, out * hidden * bf16},
-        {&s.logits, out * c.vocab_size * f32}}) {
+        {&s.logits, out * c.vocab_size * f32},
+        {&s.local_logits, world > 1 ? out * vocab_rows_ * f32 : 1},
+        {&s.gathered_logits, world > 1 ? out * c.vocab_size * f32 : 1}}) {
     GEMMA_CUDA_RETURN_IF_ERROR(s.Ensure(*buffer, bytes));
   }
   GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(plan.tokens, s.tokens, stream_));
@@ -256,16 +270,25 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
 
 absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache& cache) {
   const Gemma4Config& c = config_;
-  const int rows = shape.rows, out_rows = shape.out_rows, hidden = c.hidden_size,
-            ffn = c.intermediate_size;
+  const Gemma4Config& sc = shard_config_;  // This rank's heads, KV heads and MLP width.
+  const int rows = shape.rows, out_rows = shape.out_rows, hidden = c.hidden_size;
   Scratch& s = *scratch_;
   cudaStream_t stream = stream_;
   auto check = [](cudaError_t error, const char* what) { return CudaStatus(error, what); };
+  // Tensor parallelism: partial sums over the ranks, on this stream.
+  const DeviceAllReduce all_reduce = [this, stream](float* data, size_t count) {
+    return nccl_->AllReduceSumOnDevice(data, count, stream);
+  };
+  const DeviceAllReduce* reduce = nccl_ != nullptr ? &all_reduce : nullptr;
   float* h = s.h.as<float>();
   uint16_t* x = s.x.as<uint16_t>();
   GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows,
-                                               hidden, embed_scale_, h, stream),
+                                               hidden, embed_scale_, vocab_begin_, vocab_rows_, h,
+                                               stream),
                                    "embed"));
+  if (reduce != nullptr) {
+    GEMMA_CUDA_RETURN_IF_ERROR((*reduce)(h, static_cast<size_t>(rows) * hidden));
+  }
   // Soft tokens replace their placeholders' rows (unscaled).
   for (size_t item = 0; item < shape.media.size(); ++item) {
     const StepShape::MediaItem& media = shape.media[item];
@@ -283,10 +306,10 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   }
   for (int li = 0; li < c.num_layers(); ++li) {
     const DeviceLayer& layer = layers_[li];
-    const AttentionGeometry& g = c.geometry(layer.type);
+    const AttentionGeometry& g = sc.geometry(layer.type);
     const int type_index = layer.type == LayerType::kFull ? 1 : 0;
     const Scratch::Plan& plan = s.plan[type_index];
-    const int d = g.head_dim, heads = c.num_heads, kv_heads = g.num_kv_heads;
+    const int d = g.head_dim, heads = sc.num_heads, kv_heads = g.num_kv_heads;
     const bool v_is_k = layer.v.data() == nullptr;
     const float* inv_freq = layer.type == LayerType::kFull ? full_inv_freq_.as<float>()
                                                            : sliding_inv_freq_.as<float>();
@@ -321,15 +344,19 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
     GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
                                           s.projected.as<float>(), rows, hidden, heads * d,
                                           stream));
+    if (reduce != nullptr) {
+      GEMMA_CUDA_RETURN_IF_ERROR(
+          (*reduce)(s.projected.as<float>(), static_cast<size_t>(rows) * hidden));
+    }
     GEMMA_CUDA_RETURN_IF_ERROR(check(
         LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(), rows,
                               hidden, c.rms_norm_eps, 1.f, h, stream),
         "post-attention norm"));
     GEMMA_CUDA_RETURN_IF_ERROR(EnqueueFeedForward(
-        *gemm_, layer, c, rows, h,
+        *gemm_, layer, sc, rows, h,
         {x, s.gate.as<float>(), s.up.as<float>(), s.activated.as<uint16_t>(),
          s.projected.as<float>()},
-        stream));
+        stream, reduce));
   }
   // Final norm (f32, for the hidden states) and the tied LM head on the requested rows.
   float* normed = s.normed.as<float>();
@@ -346,9 +373,24 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
                                                 s.normed_bf16.as<uint16_t>(), stream),
                                    "cast"));
-  GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
-                                        s.logits.as<float>(), out_rows, c.vocab_size, hidden,
-                                        stream));
+  if (nccl_ == nullptr) {
+    GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
+                                          s.logits.as<float>(), out_rows, c.vocab_size, hidden,
+                                          stream));
+  } else {
+    // Vocab-parallel LM head: this rank's slice, all-gathered, then laid out row by row.
+    GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
+                                          s.local_logits.as<float>(), out_rows, vocab_rows_,
+                                          hidden, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        nccl_->AllGatherOnDevice(s.local_logits.as<float>(),
+                                 static_cast<size_t>(out_rows) * vocab_rows_,
+                                 s.gathered_logits.as<float>(), stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchInterleaveSlices(s.gathered_logits.as<float>(), tp_.world_size, out_rows,
+                               vocab_rows_, s.logits.as<float>(), stream),
+        "logits layout"));
+  }
   if (c.final_logit_softcap > 0) {
     GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchSoftcap(s.logits.as<float>(),
                                                    static_cast<int64_t>(out_rows) * c.vocab_size,
@@ -405,6 +447,8 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
         "hidden download"));
   }
   *logits_rows = shape.out_rows;
+  // With peers, a bounded wait: a dead rank turns into UNAVAILABLE, not a hang.
+  if (nccl_ != nullptr) return nccl_->WaitStream(stream_, "step");
   return CudaStatus(cudaStreamSynchronize(stream_), "step");
 }
 

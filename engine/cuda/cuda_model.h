@@ -1,4 +1,4 @@
-// The Gemma 4 text decoder on one GPU: bf16 weights (cuBLASLt GEMMs, f32 accumulation), f32
+// The Gemma 4 decoder on a GPU (one per tensor-parallel rank): bf16 weights (cuBLASLt GEMMs, f32 accumulation), f32
 // activations, a paged bf16 KV cache, the step planned on the host (step_plan.h). Same step
 // contract as the CPU Gemma4Model::Forward (any mix of prefill chunks and decodes, logits of the
 // last or every position, softcapped, optional final-normed hidden states); results agree with
@@ -6,7 +6,9 @@
 //
 // Attention is paged (flash-decoding with split-K for long rows at small batch, kernels.h).
 // Images and audio go through the GPU embedders (cuda_embedders.h). Decode-only steps replay
-// CUDA graphs. This slice: tensor parallelism 1, one stream, sampling on the host. Thread-compatible: one Forward at a time.
+// CUDA graphs. Tensor parallelism over NCCL (Load). Logits come back to the host (sampling.h
+// samples on the device for callers that keep them there). Thread-compatible: one Forward at a
+// time.
 #ifndef GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 #define GEMMA_ENGINE_CUDA_CUDA_MODEL_H_
 
@@ -25,6 +27,7 @@
 #include "engine/cuda/layer_ops.h"
 #include "engine/kv_cache.h"
 #include "engine/model/gemma4.h"
+#include "parallel/nccl_communicator.h"
 
 namespace gemma::cuda {
 
@@ -50,7 +53,12 @@ class CudaKvCache {
 class CudaGemma4Model {
  public:
   // An HF directory or GGUF (via the CPU loader), every matrix converted to bf16 on upload.
-  static absl::StatusOr<std::unique_ptr<CudaGemma4Model>> Load(const std::string& path);
+  // With `nccl` (world size > 1; its device current on this thread), this rank's shard
+  // (engine/model/tensor_parallel.h): partial sums of the row-parallel projections and of the
+  // vocab-parallel embedding are all-reduced on the device, the LM head's vocabulary slices
+  // all-gathered; every rank must run the same steps.
+  static absl::StatusOr<std::unique_ptr<CudaGemma4Model>> Load(
+      const std::string& path, parallel::NcclCommunicator* nccl = nullptr);
   // Random bf16 weights with `config`'s shapes (benchmarks at the 12B's size without a 24 GB
   // checkpoint): matrices N(0, 1/fan_in), norms and layer scalars 1.
   static absl::StatusOr<std::unique_ptr<CudaGemma4Model>> CreateRandom(const Gemma4Config& config,
@@ -58,6 +66,9 @@ class CudaGemma4Model {
   ~CudaGemma4Model();
 
   const Gemma4Config& config() const { return config_; }
+  // This rank's heads, KV heads and MLP width: size CudaKvCache by it.
+  const Gemma4Config& shard_config() const { return shard_config_; }
+  const TensorParallel& tensor_parallel() const { return tp_; }
   // For the GPU drafter, which shares the embedding, the GEMM handle and the stream.
   const uint16_t* embed() const { return embed_.as<uint16_t>(); }
   float embed_scale() const { return embed_scale_; }
@@ -107,6 +118,10 @@ class CudaGemma4Model {
                     bool keep_hidden);
 
   Gemma4Config config_;
+  Gemma4Config shard_config_;
+  TensorParallel tp_;
+  parallel::NcclCommunicator* nccl_ = nullptr;  // Null at world size 1.
+  int vocab_begin_ = 0, vocab_rows_ = 0;        // This rank's rows of the embedding.
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<Gemm> gemm_;
   DeviceBuffer embed_;       // bf16 [vocab, H]; the tied LM head too.

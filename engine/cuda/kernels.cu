@@ -43,10 +43,24 @@ __device__ float BlockSum(float v) {
 }
 
 __global__ void EmbedKernel(const uint16_t* __restrict__ table, const int32_t* __restrict__ tokens,
-                            int hidden, float scale, float* __restrict__ out) {
-  const uint16_t* row = table + static_cast<size_t>(tokens[blockIdx.x]) * hidden;
+                            int hidden, float scale, int vocab_begin, int vocab_rows,
+                            float* __restrict__ out) {
+  const int local = tokens[blockIdx.x] - vocab_begin;
   float* dst = out + static_cast<size_t>(blockIdx.x) * hidden;
+  if (local < 0 || local >= vocab_rows) {
+    for (int c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = 0.f;
+    return;
+  }
+  const uint16_t* row = table + static_cast<size_t>(local) * hidden;
   for (int c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = Bf16ToFloat(row[c]) * scale;
+}
+
+__global__ void InterleaveSlicesKernel(const float* __restrict__ gathered, int rows, int slice,
+                                       float* __restrict__ out) {
+  const int row = blockIdx.x, rank = blockIdx.y;
+  const float* from = gathered + (static_cast<size_t>(rank) * rows + row) * slice;
+  float* to = out + (static_cast<size_t>(row) * gridDim.y + rank) * slice;
+  for (int j = threadIdx.x; j < slice; j += blockDim.x) to[j] = from[j];
 }
 
 __global__ void EmbedConcatKernel(const uint16_t* __restrict__ table,
@@ -417,9 +431,18 @@ int GridFor(int64_t count) {
 }  // namespace
 
 cudaError_t LaunchEmbed(const uint16_t* table, const int32_t* tokens, int rows, int hidden,
-                        float scale, float* out, cudaStream_t stream) {
-  if (rows <= 0 || hidden <= 0) return cudaErrorInvalidValue;
-  EmbedKernel<<<rows, kThreads, 0, stream>>>(table, tokens, hidden, scale, out);
+                        float scale, int vocab_begin, int vocab_rows, float* out,
+                        cudaStream_t stream) {
+  if (rows <= 0 || hidden <= 0 || vocab_rows <= 0) return cudaErrorInvalidValue;
+  EmbedKernel<<<rows, kThreads, 0, stream>>>(table, tokens, hidden, scale, vocab_begin, vocab_rows,
+                                             out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchInterleaveSlices(const float* gathered, int world, int rows, int slice,
+                                   float* out, cudaStream_t stream) {
+  if (world <= 0 || rows <= 0 || slice <= 0) return cudaErrorInvalidValue;
+  InterleaveSlicesKernel<<<dim3(rows, world), kThreads, 0, stream>>>(gathered, rows, slice, out);
   return cudaGetLastError();
 }
 

@@ -12,9 +12,17 @@
 
 namespace gemma::cuda {
 
-// out[r, :] = f32(table[tokens[r], :]) * scale.
+// out[r, :] = f32(table[tokens[r] - vocab_begin, :]) * scale, or 0 when this rank's
+// vocabulary slice [vocab_begin, vocab_begin + vocab_rows) does not hold the token (tensor
+// parallelism: the ranks' rows are then summed).
 cudaError_t LaunchEmbed(const uint16_t* table, const int32_t* tokens, int rows, int hidden,
-                        float scale, float* out, cudaStream_t stream);
+                        float scale, int vocab_begin, int vocab_rows, float* out,
+                        cudaStream_t stream);
+
+// out[r, w * slice + j] = gathered[w, r, j]: the ranks' vocabulary slices of the logits (an
+// all-gather's layout) side by side per row.
+cudaError_t LaunchInterleaveSlices(const float* gathered, int world, int rows, int slice,
+                                   float* out, cudaStream_t stream);
 
 // The MTP drafter's input: out[r, :] = bf16([f32(table[tokens[r], :]) * scale ; hidden[r, :]]),
 // [rows, 2 * width].

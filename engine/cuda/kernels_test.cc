@@ -87,8 +87,18 @@ TEST_F(KernelsTest, EmbedAndNorms) {
   ASSERT_TRUE(d_table.Upload(ToBf16(table)).ok());
   ASSERT_TRUE(d_tokens.Upload(tokens).ok());
   ASSERT_TRUE(d_out.Allocate(rows * cols * sizeof(float)).ok());
-  ASSERT_EQ(LaunchEmbed(d_table.as<uint16_t>(), d_tokens.as<int32_t>(), rows, cols, 2.5f,
-                        d_out.as<float>(), nullptr),
+  // A rank holding rows [10, 40) of the vocabulary: only token 17 is its, the rest are zeros.
+  ASSERT_EQ(LaunchEmbed(d_table.as<uint16_t>() + 10 * cols, d_tokens.as<int32_t>(), rows, cols,
+                        2.5f, 10, 30, d_out.as<float>(), nullptr),
+            cudaSuccess);
+  Sync();
+  const std::vector<float> sliced = Download<float>(d_out, rows * cols);
+  for (int r = 0; r < rows; ++r) {
+    const float expected = tokens[r] == 17 ? FromBf16(F32ToBf16(table[17 * cols + 5])) * 2.5f : 0.f;
+    EXPECT_EQ(sliced[r * cols + 5], expected) << "row " << r;
+  }
+  ASSERT_EQ(LaunchEmbed(d_table.as<uint16_t>(), d_tokens.as<int32_t>(), rows, cols, 2.5f, 0,
+                        vocab, d_out.as<float>(), nullptr),
             cudaSuccess);
   Sync();
   std::vector<float> embedded(rows * cols);
@@ -236,6 +246,19 @@ TEST_F(KernelsTest, GeluGateSoftcapGatherAndStore) {
   Sync();
   cpu::Softcap(logits.data(), n, 30.f);
   ExpectF32Near(Download<float>(dl, n), logits, 1e-5f);
+
+  // Two ranks' vocabulary slices of 3 rows: [rank, row, 500] -> [row, 1000].
+  DeviceBuffer dinterleaved;
+  ASSERT_TRUE(dinterleaved.Allocate(3 * 1000 * 4).ok());
+  ASSERT_EQ(LaunchInterleaveSlices(dl.as<float>(), 2, 3, 500, dinterleaved.as<float>(), nullptr),
+            cudaSuccess);
+  Sync();
+  const std::vector<float> interleaved = Download<float>(dinterleaved, 3000);
+  for (int row = 0; row < 3; ++row) {
+    for (int rank = 0; rank < 2; ++rank) {
+      EXPECT_EQ(interleaved[row * 1000 + rank * 500 + 7], logits[(rank * 3 + row) * 500 + 7]);
+    }
+  }
 
   // Gather rows 2 and 0 of a [3, 1000] matrix; store two K/V rows at slots 5 and 1.
   const std::vector<int32_t> rows = {2, 0}, slots = {5, 1};

@@ -40,7 +40,8 @@ absl::Status UploadLayer(const Gemma4LayerWeights& from, DeviceLayer* to, size_t
 
 absl::Status EnqueueFeedForward(const Gemm& gemm, const DeviceLayer& layer,
                                 const Gemma4Config& c, int rows, float* h,
-                                const FeedForwardScratch& s, cudaStream_t stream) {
+                                const FeedForwardScratch& s, cudaStream_t stream,
+                                const DeviceAllReduce* reduce) {
   const int hidden = c.hidden_size, ffn = c.intermediate_size;
   GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(),
                                                             rows, hidden, c.rms_norm_eps, s.x,
@@ -55,6 +56,9 @@ absl::Status EnqueueFeedForward(const Gemm& gemm, const DeviceLayer& layer,
       "GeGLU"));
   GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.down.as<uint16_t>(), s.activated, s.projected, rows,
                                       hidden, ffn, stream));
+  if (reduce != nullptr) {
+    GEMMA_CUDA_RETURN_IF_ERROR((*reduce)(s.projected, static_cast<size_t>(rows) * hidden));
+  }
   return CudaStatus(LaunchRmsNormResidual(s.projected, layer.post_ffn_norm.as<float>(), rows,
                                           hidden, c.rms_norm_eps, layer.layer_scalar, h, stream),
                     "post-FFN norm");

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include <cuda_runtime_api.h>
 
@@ -40,11 +41,17 @@ struct FeedForwardScratch {
   float* projected;     // f32 [rows, H]
 };
 
+// Sums a device buffer over the tensor-parallel ranks (enqueued on the step's stream).
+using DeviceAllReduce = std::function<absl::Status(float* data, size_t count)>;
+
 // h = (h + RMSNorm_postffn(down(gelu(gate(x)) * up(x)))) * layer_scalar, x = RMSNorm_preffn(h),
-// on `rows` rows of h [rows, H], enqueued on `stream`.
+// on `rows` rows of h [rows, H], enqueued on `stream`. With `reduce` (tensor parallelism: this
+// rank's MLP shard, `config` its ShardConfig), the down projection's partial sums are summed
+// over the ranks before the norm.
 absl::Status EnqueueFeedForward(const Gemm& gemm, const DeviceLayer& layer,
                                 const Gemma4Config& config, int rows, float* h,
-                                const FeedForwardScratch& scratch, cudaStream_t stream);
+                                const FeedForwardScratch& scratch, cudaStream_t stream,
+                                const DeviceAllReduce* reduce = nullptr);
 
 }  // namespace gemma::cuda
 

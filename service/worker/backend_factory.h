@@ -4,6 +4,7 @@
 #ifndef GEMMA_SERVICE_WORKER_BACKEND_FACTORY_H_
 #define GEMMA_SERVICE_WORKER_BACKEND_FACTORY_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,13 @@ struct BackendSpec {
   std::string kind = "cpu";
   std::string model;    // HF directory or GGUF.
   std::string drafter;  // Empty: none.
+  // cpu: the group's communicator is made by the caller (Gloo) and given in tp.
   TensorParallel tp;
+  // cuda with tp.world_size > 1: the factory connects NCCL (one GPU per rank, device = the
+  // rank modulo the visible GPUs) through the group's rendezvous store.
+  std::string store_address;
+  std::string group = "default";
+  std::chrono::milliseconds timeout{30000};
 };
 
 // The loaded model (and drafter) behind the interface; the backend owns them.

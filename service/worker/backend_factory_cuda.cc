@@ -1,12 +1,14 @@
 // LoadBackend of worker_cuda: the CPU engine or the GPU backend (engine/cuda).
 #include "absl/strings/str_cat.h"
 #include "engine/cuda/cuda_backend.h"
+#include "parallel/nccl_communicator.h"
 #include "service/worker/backend_factory.h"
 
 namespace gemma {
 namespace {
 
 struct CudaModels {
+  std::unique_ptr<parallel::NcclCommunicator> nccl;  // Outlives the model that uses it.
   std::unique_ptr<cuda::CudaGemma4Model> model;
   std::unique_ptr<cuda::CudaGemma4Drafter> drafter;
 };
@@ -24,15 +26,22 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> LoadBackend(const BackendSpec& spe
   if (spec.kind != "cuda") {
     return absl::InvalidArgumentError(absl::StrCat("unknown --backend ", spec.kind));
   }
-  if (spec.tp.world_size > 1) {
-    return absl::UnimplementedError(
-        "tensor parallelism is not implemented on the GPU backend yet (run one rank per GPU "
-        "group of size 1, or --backend=cpu)");
-  }
   std::string why;
   if (!cuda::HasGpu(&why)) return absl::FailedPreconditionError("--backend=cuda: " + why);
   CudaModels models;
-  auto model = cuda::CudaGemma4Model::Load(spec.model);
+  if (spec.tp.world_size > 1) {
+    parallel::NcclOptions options;
+    options.rank = spec.tp.rank;
+    options.world_size = spec.tp.world_size;
+    options.device = spec.tp.rank % parallel::CudaDeviceCount(&why);
+    options.store_address = spec.store_address;
+    options.group = spec.group;
+    options.timeout = spec.timeout;
+    auto nccl = parallel::NcclCommunicator::Connect(options);
+    if (!nccl.ok()) return nccl.status();
+    models.nccl = std::move(*nccl);
+  }
+  auto model = cuda::CudaGemma4Model::Load(spec.model, models.nccl.get());
   if (!model.ok()) return model.status();
   models.model = std::move(*model);
   if (!spec.drafter.empty()) {

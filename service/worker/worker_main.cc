@@ -65,8 +65,10 @@ int main(int argc, char** argv) {
       return EXIT_FAILURE;
     }
   }
+  // CPU ranks talk over Gloo; GPU ranks over NCCL, connected by the backend factory.
+  const std::string backend_kind = absl::GetFlag(FLAGS_backend);
   std::unique_ptr<gemma::parallel::GlooCommunicator> communicator;
-  if (world > 1) {
+  if (world > 1 && backend_kind == "cpu") {
     gemma::parallel::GlooOptions gloo;
     gloo.rank = rank;
     gloo.world_size = world;
@@ -83,10 +85,13 @@ int main(int argc, char** argv) {
     communicator = *std::move(connected);
   }
   gemma::BackendSpec spec;
-  spec.kind = absl::GetFlag(FLAGS_backend);
+  spec.kind = backend_kind;
   spec.model = absl::GetFlag(FLAGS_model);
   spec.drafter = absl::GetFlag(FLAGS_drafter);
   spec.tp = {rank, world, communicator.get()};
+  spec.store_address = absl::GetFlag(FLAGS_rendezvous);
+  spec.group = absl::GetFlag(FLAGS_group);
+  spec.timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_collective_timeout_ms));
   absl::StatusOr<std::unique_ptr<gemma::ModelBackend>> backend = gemma::LoadBackend(spec);
   if (!backend.ok()) {
     gemma::LogError(name, "%s", backend.status().ToString());
