@@ -19,8 +19,7 @@ absl::Status CpuBackend::Forward(absl::Span<const ForwardChunk> chunks, std::vec
 }
 
 absl::Status CpuBackend::Speculate(absl::Span<const SpeculativeSequence> sequences,
-                                   std::vector<SpeculativeOutcome>* outcomes,
-                                   ForwardStats* stats) {
+                                   std::vector<SpeculativeOutcome>* outcomes, ForwardStats* stats) {
   if (!cache_.has_value()) return absl::FailedPreconditionError("no KV cache allocated");
   return SpeculativeStep(model_, drafter_, *cache_, sequences, outcomes, {}, stats);
 }

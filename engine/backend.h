@@ -47,8 +47,7 @@ class ModelBackend {
 // The CPU engine behind the interface. `model` and `drafter` (may be null) must outlive it.
 class CpuBackend : public ModelBackend {
  public:
-  CpuBackend(const Gemma4Model& model, const Drafter* drafter)
-      : model_(model), drafter_(drafter) {}
+  CpuBackend(const Gemma4Model& model, const Drafter* drafter) : model_(model), drafter_(drafter) {}
 
   const Gemma4Config& config() const override { return model_.config(); }
   const Gemma4Config& shard_config() const override { return model_.shard_config(); }

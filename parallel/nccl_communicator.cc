@@ -52,8 +52,8 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Connect(
   }
   std::string why;
   if (CudaDeviceCount(&why) <= options.device) {
-    return absl::FailedPreconditionError(absl::StrCat("CUDA device ", options.device,
-                                                      " unavailable: ", why));
+    return absl::FailedPreconditionError(
+        absl::StrCat("CUDA device ", options.device, " unavailable: ", why));
   }
   absl::Status status = CudaStatus(cudaSetDevice(options.device), "cudaSetDevice");
   if (!status.ok()) return status;
@@ -77,8 +77,8 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Connect(
       std::memcpy(&id, bytes.data(), sizeof(id));
     }
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rank ", options.rank,
-                                               ": NCCL rendezvous failed: ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("rank ", options.rank, ": NCCL rendezvous failed: ", e.what()));
   }
   auto state = std::make_unique<State>();
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
@@ -103,8 +103,8 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Connect(
   status = CudaStatus(cudaStreamCreateWithFlags(&state->stream, cudaStreamNonBlocking),
                       "cudaStreamCreate");
   if (!status.ok()) return status;
-  return std::unique_ptr<NcclCommunicator>(new NcclCommunicator(
-      options.rank, options.world_size, options.timeout, std::move(state)));
+  return std::unique_ptr<NcclCommunicator>(
+      new NcclCommunicator(options.rank, options.world_size, options.timeout, std::move(state)));
 }
 
 NcclCommunicator::NcclCommunicator(int rank, int world_size, std::chrono::milliseconds timeout,
@@ -175,8 +175,9 @@ absl::Status NcclCommunicator::AllGather(const float* input, size_t count, float
   char* send = static_cast<char*>(state_->buffer);
   char* receive = send + bytes;
   cudaMemcpyAsync(send, input, bytes, cudaMemcpyHostToDevice, state_->stream);
-  status = NcclStatus(ncclAllGather(send, receive, count, ncclFloat32, state_->comm, state_->stream),
-                      "ncclAllGather");
+  status =
+      NcclStatus(ncclAllGather(send, receive, count, ncclFloat32, state_->comm, state_->stream),
+                 "ncclAllGather");
   if (!status.ok()) return status;
   cudaMemcpyAsync(output, receive, bytes * world_size_, cudaMemcpyDeviceToHost, state_->stream);
   return Wait("all-gather");
@@ -201,9 +202,8 @@ absl::Status NcclCommunicator::Broadcast(float* data, size_t count, int root) {
 absl::Status NcclCommunicator::AllReduceSumOnDevice(float* data, size_t count,
                                                     cudaStream_t stream) {
   if (state_->aborted) return absl::UnavailableError("the NCCL communicator was aborted");
-  return NcclStatus(
-      ncclAllReduce(data, data, count, ncclFloat32, ncclSum, state_->comm, stream),
-      "ncclAllReduce");
+  return NcclStatus(ncclAllReduce(data, data, count, ncclFloat32, ncclSum, state_->comm, stream),
+                    "ncclAllReduce");
 }
 
 absl::Status NcclCommunicator::AllGatherOnDevice(const float* input, size_t count, float* output,

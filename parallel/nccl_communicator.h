@@ -6,16 +6,17 @@
 // The Communicator interface takes host buffers: they are staged through a device buffer on the
 // rank's stream. The GPU backend uses the device-pointer entry points (*OnDevice), enqueued on
 // its own compute stream (and capturable into CUDA graphs), and waits for that stream with
-// WaitStream, which has the same deadline. bf16 keeps the interface's default (f32 reduction, one rounding) for results
-// identical to the CPU path. Builds without a GPU; Connect fails there with FAILED_PRECONDITION.
+// WaitStream, which has the same deadline. bf16 keeps the interface's default (f32 reduction, one
+// rounding) for results identical to the CPU path. Builds without a GPU; Connect fails there with
+// FAILED_PRECONDITION.
 #ifndef GEMMA_PARALLEL_NCCL_COMMUNICATOR_H_
 #define GEMMA_PARALLEL_NCCL_COMMUNICATOR_H_
+
+#include <cuda_runtime_api.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <cuda_runtime_api.h>
 
 #include "absl/status/statusor.h"
 #include "parallel/communicator.h"
@@ -25,8 +26,8 @@ namespace gemma::parallel {
 struct NcclOptions {
   int rank = 0;
   int world_size = 1;
-  int device = 0;              // CUDA device of this rank.
-  std::string store_address;   // RendezvousService host:port (required when world_size > 1).
+  int device = 0;             // CUDA device of this rank.
+  std::string store_address;  // RendezvousService host:port (required when world_size > 1).
   std::string group = "default";
   std::chrono::milliseconds timeout{30000};
 };

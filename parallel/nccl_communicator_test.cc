@@ -3,7 +3,6 @@
 #include "parallel/nccl_communicator.h"
 
 #include <cuda_runtime_api.h>
-
 #include <grpcpp/grpcpp.h>
 
 #include <thread>
@@ -55,7 +54,8 @@ TEST(NcclCommunicatorTest, CollectivesOnEveryVisibleGpu) {
       ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
       float *device = nullptr, *gathered = nullptr;
       ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 1000 * sizeof(float)), cudaSuccess);
-      ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&gathered), world * 1000 * sizeof(float)), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&gathered), world * 1000 * sizeof(float)),
+                cudaSuccess);
       std::vector<float> values(1000, 2.f * (r + 1));
       cudaMemcpy(device, values.data(), 1000 * sizeof(float), cudaMemcpyHostToDevice);
       ASSERT_TRUE((*comm)->AllGatherOnDevice(device, 1000, gathered, stream).ok());

@@ -25,9 +25,8 @@ absl::Status CudaBackend::AllocateCache(const KvCacheOptions& options) {
   return absl::OkStatus();
 }
 
-absl::Status CudaBackend::Forward(absl::Span<const ForwardChunk> chunks,
-                                  std::vector<float>* logits, std::vector<float>* hidden,
-                                  ForwardStats*) {
+absl::Status CudaBackend::Forward(absl::Span<const ForwardChunk> chunks, std::vector<float>* logits,
+                                  std::vector<float>* hidden, ForwardStats*) {
   if (!cache_.has_value()) return absl::FailedPreconditionError("no KV cache allocated");
   return model_.Forward(chunks, *cache_, logits, hidden);
 }
@@ -61,8 +60,8 @@ absl::Status CudaBackend::Speculate(absl::Span<const SpeculativeSequence> sequen
         drafter_->Draft(*cache_, draft_rows, tokens, hidden, longest, &drafts));
     for (size_t i = 0; i < drafting.size(); ++i) {
       const auto first = drafts.begin() + i * longest;
-      (*outcomes)[drafting[i]].drafts.assign(
-          first, first + sequences[drafting[i]].num_draft_tokens);
+      (*outcomes)[drafting[i]].drafts.assign(first,
+                                             first + sequences[drafting[i]].num_draft_tokens);
     }
   }
   // 2. One target pass over every sequence's k + 1 positions; 3. acceptance on the host.

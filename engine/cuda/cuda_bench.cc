@@ -9,9 +9,9 @@
 // that both produce the same tokens. Exits 2 without a GPU.
 #include <algorithm>
 #include <chrono>
-#include <string>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -270,8 +270,8 @@ int RunSpeculative() {
   }
   const int count = absl::GetFlag(FLAGS_spec_tokens);
   const int context = 16 + count + 8;
-  auto cache = CudaKvCache::Create((*target)->config(),
-                                   {kBlock, (context + kBlock) / kBlock, (context + kBlock) / kBlock});
+  auto cache = CudaKvCache::Create(
+      (*target)->config(), {kBlock, (context + kBlock) / kBlock, (context + kBlock) / kBlock});
   if (!cache.ok()) return 1;
   const BlockTables tables = ConsecutiveBlockTables(context, kBlock);
   std::vector<std::vector<int32_t>> prompts;
@@ -293,8 +293,8 @@ int RunSpeculative() {
     steps = accepted = 0;  // The run above warms this draft length up.
     const auto start = std::chrono::steady_clock::now();
     for (const std::vector<int32_t>& prompt : prompts) {
-      outputs.push_back(Generate(**target, drafter->get(), *cache, tables, prompt, count, k,
-                                 &steps, &accepted));
+      outputs.push_back(
+          Generate(**target, drafter->get(), *cache, tables, prompt, count, k, &steps, &accepted));
     }
     const double rate = count * prompts.size() / Seconds(start);
     if (k == 0) {

@@ -80,8 +80,7 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
     drafts->clear();
     return absl::OkStatus();
   }
-  if (tokens.size() != sequences.size() ||
-      hidden.size() != static_cast<size_t>(rows) * backbone) {
+  if (tokens.size() != sequences.size() || hidden.size() != static_cast<size_t>(rows) * backbone) {
     return absl::InvalidArgumentError("drafter: one token and one hidden row per sequence");
   }
   for (int32_t token : tokens) {
@@ -108,14 +107,20 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
     partial_floats = std::max(partial_floats, splits[type].scratch_floats);
   }
   const size_t r = rows, f32 = sizeof(float), bf16 = sizeof(uint16_t);
-  for (auto [buffer, bytes] :
-       {std::pair{&s.input, r * 2 * backbone * bf16}, {&s.x, r * h * f32},
-        {&s.normed_bf16, r * std::max(h, ffn) * bf16}, {&s.q, r * max_q * f32},
-        {&s.attention, r * max_q * bf16}, {&s.attention_partial, partial_floats * f32},
-        {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32}, {&s.activated, r * ffn * bf16},
-        {&s.projected, r * h * f32}, {&s.normed, r * h * f32},
-        {&s.logits, r * d.vocab_size * f32}, {&s.g, r * backbone * f32},
-        {&s.drafts, r * count * sizeof(int32_t)}}) {
+  for (auto [buffer, bytes] : {std::pair{&s.input, r * 2 * backbone * bf16},
+                               {&s.x, r * h * f32},
+                               {&s.normed_bf16, r * std::max(h, ffn) * bf16},
+                               {&s.q, r * max_q * f32},
+                               {&s.attention, r * max_q * bf16},
+                               {&s.attention_partial, partial_floats * f32},
+                               {&s.gate, r * ffn * f32},
+                               {&s.up, r * ffn * f32},
+                               {&s.activated, r * ffn * bf16},
+                               {&s.projected, r * h * f32},
+                               {&s.normed, r * h * f32},
+                               {&s.logits, r * d.vocab_size * f32},
+                               {&s.g, r * backbone * f32},
+                               {&s.drafts, r * count * sizeof(int32_t)}}) {
     GEMMA_CUDA_RETURN_IF_ERROR(Grow(*buffer, bytes));
   }
   GEMMA_CUDA_RETURN_IF_ERROR(
@@ -135,12 +140,12 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
     // Step 0 embeds the committed tokens; later steps the previous drafts (column step - 1).
     const int32_t* current =
         step == 0 ? s.tokens.as<int32_t>() : s.drafts.as<int32_t>() + (step - 1) * rows;
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchEmbedConcat(target_.embed(), current, s.g.as<float>(), rows, backbone,
-                          target_.embed_scale(), s.input.as<uint16_t>(), stream),
-        "drafter input"));
-    GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(pre_projection_.as<uint16_t>(), s.input.as<uint16_t>(),
-                                        x, rows, h, 2 * backbone, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchEmbedConcat(target_.embed(), current, s.g.as<float>(), rows, backbone,
+                                target_.embed_scale(), s.input.as<uint16_t>(), stream),
+              "drafter input"));
+    GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(pre_projection_.as<uint16_t>(), s.input.as<uint16_t>(), x,
+                                        rows, h, 2 * backbone, stream));
     for (size_t li = 0; li < layers_.size(); ++li) {
       const DeviceLayer& layer = layers_[li];
       const int type = layer.type == LayerType::kFull ? 1 : 0;
@@ -150,23 +155,22 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
       const float* inv_freq =
           type == 1 ? full_inv_freq_.as<float>() : sliding_inv_freq_.as<float>();
       uint16_t* normed_bf16 = s.normed_bf16.as<uint16_t>();
-      GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(x, layer.input_norm.as<float>(), rows,
-                                                           h, d.rms_norm_eps, normed_bf16, stream),
+      GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(x, layer.input_norm.as<float>(), rows, h,
+                                                           d.rms_norm_eps, normed_bf16, stream),
                                        "drafter input norm"));
       GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.q.as<uint16_t>(), normed_bf16, s.q.as<float>(),
                                           rows, heads * dim, h, stream));
-      GEMMA_CUDA_RETURN_IF_ERROR(check(
-          LaunchQkvNormRope(s.q.as<float>(), nullptr, nullptr, layer.q_norm.as<float>(), nullptr,
-                            s.positions.as<int32_t>(), inv_freq, rows, heads, 0, dim,
-                            g.rotated_pairs, d.rms_norm_eps, false, stream),
-          "drafter q norm + RoPE"));
+      GEMMA_CUDA_RETURN_IF_ERROR(
+          check(LaunchQkvNormRope(s.q.as<float>(), nullptr, nullptr, layer.q_norm.as<float>(),
+                                  nullptr, s.positions.as<int32_t>(), inv_freq, rows, heads, 0, dim,
+                                  g.rotated_pairs, d.rms_norm_eps, false, stream),
+                "drafter q norm + RoPE"));
       GEMMA_CUDA_RETURN_IF_ERROR(check(
           LaunchPagedAttention(s.q.as<float>(), cache.keys(source), cache.values(source),
                                s.first_key[type].as<int32_t>(), s.last_key[type].as<int32_t>(),
                                s.key_base[type].as<int32_t>(), s.key_slots[type].as<int32_t>(),
                                rows, heads, g.num_kv_heads, dim, splits[type],
-                               s.attention_partial.as<float>(), s.attention.as<uint16_t>(),
-                               stream),
+                               s.attention_partial.as<float>(), s.attention.as<uint16_t>(), stream),
           "drafter attention"));
       GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.o.as<uint16_t>(), s.attention.as<uint16_t>(),
                                           s.projected.as<float>(), rows, h, heads * dim, stream));
@@ -174,11 +178,11 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
           LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(),
                                 rows, h, d.rms_norm_eps, 1.f, x, stream),
           "drafter post-attention norm"));
-      GEMMA_CUDA_RETURN_IF_ERROR(EnqueueFeedForward(
-          gemm, layer, d, rows, x,
-          {normed_bf16, s.gate.as<float>(), s.up.as<float>(), s.activated.as<uint16_t>(),
-           s.projected.as<float>()},
-          stream));
+      GEMMA_CUDA_RETURN_IF_ERROR(
+          EnqueueFeedForward(gemm, layer, d, rows, x,
+                             {normed_bf16, s.gate.as<float>(), s.up.as<float>(),
+                              s.activated.as<uint16_t>(), s.projected.as<float>()},
+                             stream));
     }
     // n = RMSNorm_final(x); draft = argmax(n E^T); g' = post_projection(n).
     float* normed = s.normed.as<float>();
@@ -188,9 +192,8 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
     GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormResidual(x, final_norm_.as<float>(), rows, h,
                                                            d.rms_norm_eps, 1.f, normed, stream),
                                      "drafter final norm"));
-    GEMMA_CUDA_RETURN_IF_ERROR(
-        check(LaunchToBf16(normed, static_cast<int64_t>(rows) * h, normed_bf16, stream),
-              "drafter cast"));
+    GEMMA_CUDA_RETURN_IF_ERROR(check(
+        LaunchToBf16(normed, static_cast<int64_t>(rows) * h, normed_bf16, stream), "drafter cast"));
     GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(embed_.as<uint16_t>(), normed_bf16, s.logits.as<float>(),
                                         rows, d.vocab_size, h, stream));
     GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchArgmax(s.logits.as<float>(), rows, d.vocab_size,
@@ -201,10 +204,10 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
   }
   // drafts is [count, rows] on the device (one column per step): transpose on the host.
   std::vector<int32_t> by_step(static_cast<size_t>(count) * rows);
-  GEMMA_CUDA_RETURN_IF_ERROR(check(cudaMemcpyAsync(by_step.data(), s.drafts.data(),
-                                                   by_step.size() * sizeof(int32_t),
-                                                   cudaMemcpyDeviceToHost, stream),
-                                   "drafts download"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(cudaMemcpyAsync(by_step.data(), s.drafts.data(), by_step.size() * sizeof(int32_t),
+                            cudaMemcpyDeviceToHost, stream),
+            "drafts download"));
   GEMMA_CUDA_RETURN_IF_ERROR(check(cudaStreamSynchronize(stream), "draft"));
   drafts->resize(by_step.size());
   for (int step = 0; step < count; ++step) {

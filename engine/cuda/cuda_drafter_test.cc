@@ -61,8 +61,8 @@ TEST(CudaDrafterTest, DraftsLikeTheCpuDrafterAndBatchesExactly) {
     const std::vector<int32_t>& prompt = prompts[i];
     std::vector<float> logits, hidden;
     ASSERT_TRUE((*gpu)->Forward({{prompt, 0, &tables[i], false}}, *cache, &logits, &hidden).ok());
-    const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                              logits.begin());
+    const int32_t next =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     const int position = static_cast<int>(prompt.size());
     std::vector<int32_t> gpu_drafts;
     const DraftSequence seq{&tables[i], position};
@@ -74,16 +74,18 @@ TEST(CudaDrafterTest, DraftsLikeTheCpuDrafterAndBatchesExactly) {
     KvCache cpu_cache((*cpu)->config(), {kBlock, 4, 4});
     BlockTables cpu_tables = ConsecutiveBlockTables(48, kBlock);
     std::vector<float> cpu_logits, cpu_hidden, step_logits;
-    ASSERT_TRUE((*cpu)->Forward({{prompt, 0, &cpu_tables, false}}, cpu_cache, &cpu_logits, {},
-                                &cpu_hidden)
-                    .ok());
+    ASSERT_TRUE(
+        (*cpu)
+            ->Forward({{prompt, 0, &cpu_tables, false}}, cpu_cache, &cpu_logits, {}, &cpu_hidden)
+            .ok());
     std::vector<int32_t> cpu_drafts;
     ASSERT_TRUE((*cpu_drafter)
                     ->DraftWithLogits(**cpu, cpu_cache, cpu_tables, next, position, cpu_hidden,
                                       kSteps, cpu::Gelu::kTanh, &cpu_drafts, &step_logits)
                     .ok());
     for (int s = 0; s < kSteps; ++s) {
-      std::vector<float> row(&step_logits[size_t(s) * kVocab], &step_logits[size_t(s + 1) * kVocab]);
+      std::vector<float> row(&step_logits[size_t(s) * kVocab],
+                             &step_logits[size_t(s + 1) * kVocab]);
       std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<float>());
       if (row[0] - row[1] > 0.5f) {
         EXPECT_EQ(gpu_drafts[s], cpu_drafts[s]) << "prompt " << i << " step " << s;
@@ -108,8 +110,9 @@ TEST(CudaDrafterTest, DraftsLikeTheCpuDrafterAndBatchesExactly) {
                     ->Draft(*cache, absl::MakeConstSpan(&sequences[i], 1),
                             absl::MakeConstSpan(&tokens[i], 1), hidden, kSteps, &alone)
                     .ok());
-    EXPECT_EQ(std::vector<int32_t>(batched.begin() + i * kSteps, batched.begin() + (i + 1) * kSteps),
-              alone)
+    EXPECT_EQ(
+        std::vector<int32_t>(batched.begin() + i * kSteps, batched.begin() + (i + 1) * kSteps),
+        alone)
         << "sequence " << i;
   }
   // Bad input is refused, not drafted.

@@ -29,7 +29,8 @@ absl::StatusOr<CudaEmbedders> CudaEmbedders::Upload(const Gemma4Embedders& cpu,
     GEMMA_CUDA_RETURN_IF_ERROR(UploadBf16(w.projection, image.projection));
   }
   if (cpu.audio.has_value()) {
-    GEMMA_CUDA_RETURN_IF_ERROR(UploadBf16(cpu.audio->projection, embedders.audio_.emplace().projection));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        UploadBf16(cpu.audio->projection, embedders.audio_.emplace().projection));
   }
   return embedders;
 }
@@ -49,12 +50,12 @@ absl::Status CudaEmbedders::EnqueueImage(const Gemm& gemm, const float* patches,
   const int h = config_.hidden_size, p = config_.media.patch_dim;
   GEMMA_CUDA_RETURN_IF_ERROR(Grow(static_cast<size_t>(count) * p, count));
   uint16_t* normed = normed_.as<uint16_t>();
-  GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
-      LaunchLayerNormToBf16(patches, w.ln1_weight.as<float>(), w.ln1_bias.as<float>(), count, p,
-                            1e-5f, normed, stream),
-      "patch LayerNorm"));
-  GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(w.dense.as<uint16_t>(), normed, dense_.as<float>(), count, h,
-                                      p, stream));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      CudaStatus(LaunchLayerNormToBf16(patches, w.ln1_weight.as<float>(), w.ln1_bias.as<float>(),
+                                       count, p, 1e-5f, normed, stream),
+                 "patch LayerNorm"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      gemm.Run(w.dense.as<uint16_t>(), normed, dense_.as<float>(), count, h, p, stream));
   GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
       LaunchImagePostDense(dense_.as<float>(), w.dense_bias.as<float>(), w.ln2_weight.as<float>(),
                            w.ln2_bias.as<float>(), w.positions.as<float>(),

@@ -5,9 +5,9 @@
 #ifndef GEMMA_ENGINE_CUDA_CUDA_EMBEDDERS_H_
 #define GEMMA_ENGINE_CUDA_CUDA_EMBEDDERS_H_
 
-#include <optional>
-
 #include <cuda_runtime_api.h>
+
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -196,14 +196,13 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
   int chunk_offset = 0;
   for (size_t ci = 0; ci < chunks.size(); ++ci) {
     const ForwardChunk& chunk = chunks[ci];
-    GEMMA_CUDA_RETURN_IF_ERROR(ValidateMediaSpans(chunk, ci, c, embedders_.has_image(),
-                                                  embedders_.has_audio()));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        ValidateMediaSpans(chunk, ci, c, embedders_.has_image(), embedders_.has_audio()));
     for (const MediaSpan& span : chunk.media) {
       const size_t item = shape->media.size();
       if (s.media.size() <= item) s.media.resize(item + 1);
       Scratch::Media& buffers = s.media[item];
-      const size_t width =
-          span.kind == MediaKind::kImage ? c.media.patch_dim : c.media.audio_frame;
+      const size_t width = span.kind == MediaKind::kImage ? c.media.patch_dim : c.media.audio_frame;
       const size_t count = span.num_tokens;
       std::vector<int32_t> rows(count);
       for (size_t i = 0; i < count; ++i) {
@@ -226,9 +225,10 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
   size_t partial_floats = 1;
   for (int t = 0; t < 2; ++t) {
     const AttentionGeometry& g = t == 1 ? c.full : c.sliding;
-    const int max_keys = graph ? (t == 1 ? c.max_position : c.sliding_window) : plan.plan[t].max_keys;
-    shape->splits[t] = PlanAttentionSplits(plan.rows, shard_config_.num_heads, g.head_dim,
-                                           max_keys, multiprocessors_);
+    const int max_keys =
+        graph ? (t == 1 ? c.max_position : c.sliding_window) : plan.plan[t].max_keys;
+    shape->splits[t] = PlanAttentionSplits(plan.rows, shard_config_.num_heads, g.head_dim, max_keys,
+                                           multiprocessors_);
     partial_floats = std::max(partial_floats, shape->splits[t].scratch_floats);
   }
   const Gemma4Config& sc = shard_config_;  // This rank's heads and MLP width.
@@ -237,19 +237,25 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
     max_q = std::max(max_q, sc.num_heads * sc.geometry(type).head_dim);
     max_kv = std::max(max_kv, sc.geometry(type).num_kv_heads * sc.geometry(type).head_dim);
   }
-  const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t), r = plan.rows,
-               out = shape->out_rows, hidden = c.hidden_size, ffn = sc.intermediate_size,
-               world = tp_.world_size;
-  for (auto [buffer, bytes] :
-       {std::pair{&s.h, r * hidden * f32}, {&s.x, r * std::max(hidden, ffn) * bf16},
-        {&s.q, r * max_q * f32}, {&s.k, r * max_kv * f32}, {&s.v, r * max_kv * f32},
-        {&s.attention, r * max_q * bf16}, {&s.attention_partial, partial_floats * f32},
-        {&s.projected, r * hidden * f32}, {&s.gate, r * ffn * f32}, {&s.up, r * ffn * f32},
-        {&s.activated, r * ffn * bf16}, {&s.selected, out * hidden * f32},
-        {&s.normed, out * hidden * f32}, {&s.normed_bf16, out * hidden * bf16},
-        {&s.logits, out * c.vocab_size * f32},
-        {&s.local_logits, world > 1 ? out * vocab_rows_ * f32 : 1},
-        {&s.gathered_logits, world > 1 ? out * c.vocab_size * f32 : 1}}) {
+  const size_t f32 = sizeof(float), bf16 = sizeof(uint16_t), r = plan.rows, out = shape->out_rows,
+               hidden = c.hidden_size, ffn = sc.intermediate_size, world = tp_.world_size;
+  for (auto [buffer, bytes] : {std::pair{&s.h, r * hidden * f32},
+                               {&s.x, r * std::max(hidden, ffn) * bf16},
+                               {&s.q, r * max_q * f32},
+                               {&s.k, r * max_kv * f32},
+                               {&s.v, r * max_kv * f32},
+                               {&s.attention, r * max_q * bf16},
+                               {&s.attention_partial, partial_floats * f32},
+                               {&s.projected, r * hidden * f32},
+                               {&s.gate, r * ffn * f32},
+                               {&s.up, r * ffn * f32},
+                               {&s.activated, r * ffn * bf16},
+                               {&s.selected, out * hidden * f32},
+                               {&s.normed, out * hidden * f32},
+                               {&s.normed_bf16, out * hidden * bf16},
+                               {&s.logits, out * c.vocab_size * f32},
+                               {&s.local_logits, world > 1 ? out * vocab_rows_ * f32 : 1},
+                               {&s.gathered_logits, world > 1 ? out * c.vocab_size * f32 : 1}}) {
     GEMMA_CUDA_RETURN_IF_ERROR(s.Ensure(*buffer, bytes));
   }
   GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(plan.tokens, s.tokens, stream_));
@@ -258,10 +264,11 @@ absl::Status CudaGemma4Model::Prepare(absl::Span<const ForwardChunk> chunks,
   for (int t = 0; t < 2; ++t) {
     const AttentionPlan& from = plan.plan[t];
     Scratch::Plan& to = s.plan[t];
-    for (auto [host, device] :
-         {std::pair{&from.store_slot, &to.store_slot}, {&from.first_key, &to.first_key},
-          {&from.last_key, &to.last_key}, {&from.key_base, &to.key_base},
-          {&from.key_slots, &to.key_slots}}) {
+    for (auto [host, device] : {std::pair{&from.store_slot, &to.store_slot},
+                                {&from.first_key, &to.first_key},
+                                {&from.last_key, &to.last_key},
+                                {&from.key_base, &to.key_base},
+                                {&from.key_slots, &to.key_slots}}) {
       GEMMA_CUDA_RETURN_IF_ERROR(s.Upload(*host, *device, stream_));
     }
   }
@@ -282,10 +289,10 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   const DeviceAllReduce* reduce = nccl_ != nullptr ? &all_reduce : nullptr;
   float* h = s.h.as<float>();
   uint16_t* x = s.x.as<uint16_t>();
-  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows,
-                                               hidden, embed_scale_, vocab_begin_, vocab_rows_, h,
-                                               stream),
-                                   "embed"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(LaunchEmbed(embed_.as<uint16_t>(), s.tokens.as<int32_t>(), rows, hidden, embed_scale_,
+                        vocab_begin_, vocab_rows_, h, stream),
+            "embed"));
   if (reduce != nullptr) {
     GEMMA_CUDA_RETURN_IF_ERROR((*reduce)(h, static_cast<size_t>(rows) * hidden));
   }
@@ -294,15 +301,15 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
     const StepShape::MediaItem& media = shape.media[item];
     const Scratch::Media& buffers = s.media[item];
     float* soft = buffers.soft_tokens.as<float>();
+    GEMMA_CUDA_RETURN_IF_ERROR(media.kind == MediaKind::kImage
+                                   ? embedders_.EnqueueImage(*gemm_, buffers.features.as<float>(),
+                                                             media.count, media.grid_width, soft,
+                                                             stream)
+                                   : embedders_.EnqueueAudio(*gemm_, buffers.features.as<float>(),
+                                                             media.count, soft, stream));
     GEMMA_CUDA_RETURN_IF_ERROR(
-        media.kind == MediaKind::kImage
-            ? embedders_.EnqueueImage(*gemm_, buffers.features.as<float>(), media.count,
-                                      media.grid_width, soft, stream)
-            : embedders_.EnqueueAudio(*gemm_, buffers.features.as<float>(), media.count, soft,
-                                      stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchScatterRows(soft, buffers.rows.as<int32_t>(), media.count, hidden, h, stream),
-        "soft tokens"));
+        check(LaunchScatterRows(soft, buffers.rows.as<int32_t>(), media.count, hidden, h, stream),
+              "soft tokens"));
   }
   for (int li = 0; li < c.num_layers(); ++li) {
     const DeviceLayer& layer = layers_[li];
@@ -311,8 +318,8 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
     const Scratch::Plan& plan = s.plan[type_index];
     const int d = g.head_dim, heads = sc.num_heads, kv_heads = g.num_kv_heads;
     const bool v_is_k = layer.v.data() == nullptr;
-    const float* inv_freq = layer.type == LayerType::kFull ? full_inv_freq_.as<float>()
-                                                           : sliding_inv_freq_.as<float>();
+    const float* inv_freq =
+        layer.type == LayerType::kFull ? full_inv_freq_.as<float>() : sliding_inv_freq_.as<float>();
     float *q = s.q.as<float>(), *k = s.k.as<float>(), *v = s.v.as<float>();
     GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormToBf16(h, layer.input_norm.as<float>(), rows,
                                                          hidden, c.rms_norm_eps, x, stream),
@@ -325,15 +332,15 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
       GEMMA_CUDA_RETURN_IF_ERROR(
           gemm_->Run(layer.v.as<uint16_t>(), x, v, rows, kv_heads * d, hidden, stream));
     }
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchQkvNormRope(q, k, v, layer.q_norm.as<float>(), layer.k_norm.as<float>(),
-                          s.positions.as<int32_t>(), inv_freq, rows, heads, kv_heads, d,
-                          g.rotated_pairs, c.rms_norm_eps, v_is_k, stream),
-        "q/k/v norm + RoPE"));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchStoreKv(k, v, plan.store_slot.as<int32_t>(), rows,
-                                                   kv_heads * d, cache.keys(li), cache.values(li),
-                                                   stream),
-                                     "KV store"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchQkvNormRope(q, k, v, layer.q_norm.as<float>(), layer.k_norm.as<float>(),
+                                s.positions.as<int32_t>(), inv_freq, rows, heads, kv_heads, d,
+                                g.rotated_pairs, c.rms_norm_eps, v_is_k, stream),
+              "q/k/v norm + RoPE"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchStoreKv(k, v, plan.store_slot.as<int32_t>(), rows, kv_heads * d, cache.keys(li),
+                            cache.values(li), stream),
+              "KV store"));
     GEMMA_CUDA_RETURN_IF_ERROR(check(
         LaunchPagedAttention(q, cache.keys(li), cache.values(li), plan.first_key.as<int32_t>(),
                              plan.last_key.as<int32_t>(), plan.key_base.as<int32_t>(),
@@ -348,15 +355,15 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
       GEMMA_CUDA_RETURN_IF_ERROR(
           (*reduce)(s.projected.as<float>(), static_cast<size_t>(rows) * hidden));
     }
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(), rows,
-                              hidden, c.rms_norm_eps, 1.f, h, stream),
-        "post-attention norm"));
-    GEMMA_CUDA_RETURN_IF_ERROR(EnqueueFeedForward(
-        *gemm_, layer, sc, rows, h,
-        {x, s.gate.as<float>(), s.up.as<float>(), s.activated.as<uint16_t>(),
-         s.projected.as<float>()},
-        stream, reduce));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchRmsNormResidual(s.projected.as<float>(), layer.post_attention_norm.as<float>(),
+                                    rows, hidden, c.rms_norm_eps, 1.f, h, stream),
+              "post-attention norm"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        EnqueueFeedForward(*gemm_, layer, sc, rows, h,
+                           {x, s.gate.as<float>(), s.up.as<float>(), s.activated.as<uint16_t>(),
+                            s.projected.as<float>()},
+                           stream, reduce));
   }
   // Final norm (f32, for the hidden states) and the tied LM head on the requested rows.
   float* normed = s.normed.as<float>();
@@ -366,10 +373,10 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   GEMMA_CUDA_RETURN_IF_ERROR(check(
       cudaMemsetAsync(normed, 0, static_cast<size_t>(out_rows) * hidden * sizeof(float), stream),
       "memset"));
-  GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchRmsNormResidual(s.selected.as<float>(),
-                                                         final_norm_.as<float>(), out_rows, hidden,
-                                                         c.rms_norm_eps, 1.f, normed, stream),
-                                   "final norm"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(LaunchRmsNormResidual(s.selected.as<float>(), final_norm_.as<float>(), out_rows, hidden,
+                                  c.rms_norm_eps, 1.f, normed, stream),
+            "final norm"));
   GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchToBf16(normed, static_cast<int64_t>(out_rows) * hidden,
                                                 s.normed_bf16.as<uint16_t>(), stream),
                                    "cast"));
@@ -380,22 +387,21 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
   } else {
     // Vocab-parallel LM head: this rank's slice, all-gathered, then laid out row by row.
     GEMMA_CUDA_RETURN_IF_ERROR(gemm_->Run(embed_.as<uint16_t>(), s.normed_bf16.as<uint16_t>(),
-                                          s.local_logits.as<float>(), out_rows, vocab_rows_,
-                                          hidden, stream));
+                                          s.local_logits.as<float>(), out_rows, vocab_rows_, hidden,
+                                          stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(nccl_->AllGatherOnDevice(s.local_logits.as<float>(),
+                                                        static_cast<size_t>(out_rows) * vocab_rows_,
+                                                        s.gathered_logits.as<float>(), stream));
     GEMMA_CUDA_RETURN_IF_ERROR(
-        nccl_->AllGatherOnDevice(s.local_logits.as<float>(),
-                                 static_cast<size_t>(out_rows) * vocab_rows_,
-                                 s.gathered_logits.as<float>(), stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchInterleaveSlices(s.gathered_logits.as<float>(), tp_.world_size, out_rows,
-                               vocab_rows_, s.logits.as<float>(), stream),
-        "logits layout"));
+        check(LaunchInterleaveSlices(s.gathered_logits.as<float>(), tp_.world_size, out_rows,
+                                     vocab_rows_, s.logits.as<float>(), stream),
+              "logits layout"));
   }
   if (c.final_logit_softcap > 0) {
-    GEMMA_CUDA_RETURN_IF_ERROR(check(LaunchSoftcap(s.logits.as<float>(),
-                                                   static_cast<int64_t>(out_rows) * c.vocab_size,
-                                                   c.final_logit_softcap, stream),
-                                     "softcap"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchSoftcap(s.logits.as<float>(), static_cast<int64_t>(out_rows) * c.vocab_size,
+                            c.final_logit_softcap, stream),
+              "softcap"));
   }
   return absl::OkStatus();
 }

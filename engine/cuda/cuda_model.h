@@ -1,8 +1,9 @@
-// The Gemma 4 decoder on a GPU (one per tensor-parallel rank): bf16 weights (cuBLASLt GEMMs, f32 accumulation), f32
-// activations, a paged bf16 KV cache, the step planned on the host (step_plan.h). Same step
-// contract as the CPU Gemma4Model::Forward (any mix of prefill chunks and decodes, logits of the
-// last or every position, softcapped, optional final-normed hidden states); results agree with
-// it to bf16 tolerance (GEMM inputs and K/V are rounded to bf16; the CPU engine keeps f32).
+// The Gemma 4 decoder on a GPU (one per tensor-parallel rank): bf16 weights (cuBLASLt GEMMs, f32
+// accumulation), f32 activations, a paged bf16 KV cache, the step planned on the host
+// (step_plan.h). Same step contract as the CPU Gemma4Model::Forward (any mix of prefill chunks and
+// decodes, logits of the last or every position, softcapped, optional final-normed hidden states);
+// results agree with it to bf16 tolerance (GEMM inputs and K/V are rounded to bf16; the CPU engine
+// keeps f32).
 //
 // Attention is paged (flash-decoding with split-K for long rows at small batch, kernels.h).
 // Images and audio go through the GPU embedders (cuda_embedders.h). Decode-only steps replay
@@ -99,14 +100,14 @@ class CudaGemma4Model {
       int count, grid_width;
     };
     int rows = 0, out_rows = 0;
-    AttentionSplits splits[2];  // Sliding, full.
+    AttentionSplits splits[2];     // Sliding, full.
     std::vector<MediaItem> media;  // Their buffers: Scratch::media, same order.
   };
   struct DecodeGraph {
     cudaGraphExec_t exec = nullptr;
-    uint64_t generation = 0;         // Scratch generation it was captured with.
+    uint64_t generation = 0;  // Scratch generation it was captured with.
     const CudaKvCache* cache = nullptr;
-    bool warmed = false;             // One eager run of this size happened (GEMM plans exist).
+    bool warmed = false;  // One eager run of this size happened (GEMM plans exist).
   };
   explicit CudaGemma4Model(Gemma4Config config);
   // Plans the step and uploads the plan; `graph`: plan attention splits for any context.

@@ -206,7 +206,8 @@ TEST_F(CudaModelTest, MultimodalPromptsMatchTheCpuEngine) {
 TEST_F(CudaModelTest, CudaGraphDecodingEqualsEagerDecoding) {
   const int vocab = gpu_->config().vocab_size;
   const std::vector<int32_t> a = Prompt(9, 20), b = Prompt(10, 25);
-  BlockTables ta = ConsecutiveBlockTables(48, kBlock, 0), tb = ConsecutiveBlockTables(48, kBlock, 4);
+  BlockTables ta = ConsecutiveBlockTables(48, kBlock, 0),
+              tb = ConsecutiveBlockTables(48, kBlock, 4);
   std::vector<std::vector<float>> eager, graphed;
   for (bool graphs : {false, true}) {
     gpu_->set_use_cuda_graphs(graphs);

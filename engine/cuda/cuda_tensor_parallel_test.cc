@@ -2,14 +2,14 @@
 // the CPU engine at size 1 on a generated bf16 checkpoint: every rank returns the whole
 // vocabulary's logits, within the single-GPU test's bf16 tolerance (0.25), for a prefill and
 // KV-cached decode steps. Skips, saying why, with fewer than two GPUs.
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "engine/cuda/cuda_model.h"
 #include "engine/tools/test_checkpoint.h"
@@ -49,9 +49,10 @@ TEST(CudaTensorParallelTest, TwoRanksMatchTheCpuEngine) {
     ASSERT_TRUE((*cpu)->Forward({{prompt, 0, &tables, false}}, cache, &logits).ok());
     reference.push_back(logits);
     for (size_t i = 0; i < decoded.size(); ++i) {
-      ASSERT_TRUE((*cpu)->Forward({{absl::MakeConstSpan(&decoded[i], 1),
-                                    static_cast<int>(prompt.size() + i), &tables, false}},
-                                  cache, &logits)
+      ASSERT_TRUE((*cpu)
+                      ->Forward({{absl::MakeConstSpan(&decoded[i], 1),
+                                  static_cast<int>(prompt.size() + i), &tables, false}},
+                                cache, &logits)
                       .ok());
       reference.push_back(logits);
     }

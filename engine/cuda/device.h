@@ -13,9 +13,9 @@
 #include "absl/status/status.h"
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define GEMMA_CUDA_RETURN_IF_ERROR(expr)            \
-  do {                                              \
-    const absl::Status gemma_cuda_status_ = (expr); \
+#define GEMMA_CUDA_RETURN_IF_ERROR(expr)                     \
+  do {                                                       \
+    const absl::Status gemma_cuda_status_ = (expr);          \
     if (!gemma_cuda_status_.ok()) return gemma_cuda_status_; \
   } while (0)
 

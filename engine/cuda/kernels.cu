@@ -212,7 +212,8 @@ __global__ void LayerNormToBf16Kernel(const float* __restrict__ x, const float* 
 }
 
 // One block per patch; the row lives in shared memory between the steps (hidden <= 8192).
-__global__ void ImagePostDenseKernel(const float* __restrict__ x, const float* __restrict__ dense_bias,
+__global__ void ImagePostDenseKernel(const float* __restrict__ x,
+                                     const float* __restrict__ dense_bias,
                                      const float* __restrict__ ln2_weight,
                                      const float* __restrict__ ln2_bias,
                                      const float* __restrict__ positions,
@@ -267,15 +268,12 @@ __global__ void StoreKvKernel(const float* __restrict__ k, const float* __restri
 // keeps an online softmax (max m, sum l, accumulator), merged across warps at the end. With one
 // split the block writes the output; with several it writes (m, l, unnormalised accumulator) to
 // `partial` [rows, heads, splits, 2 + d] for CombineSplitsKernel.
-__global__ void PagedAttentionKernel(const float* __restrict__ q,
-                                     const uint16_t* __restrict__ cache_k,
-                                     const uint16_t* __restrict__ cache_v,
-                                     const int32_t* __restrict__ first,
-                                     const int32_t* __restrict__ last,
-                                     const int32_t* __restrict__ key_base,
-                                     const int32_t* __restrict__ key_slots, int heads, int kv_heads,
-                                     int d, uint16_t* __restrict__ out,
-                                     float* __restrict__ partial) {
+__global__ void PagedAttentionKernel(
+    const float* __restrict__ q, const uint16_t* __restrict__ cache_k,
+    const uint16_t* __restrict__ cache_v, const int32_t* __restrict__ first,
+    const int32_t* __restrict__ last, const int32_t* __restrict__ key_base,
+    const int32_t* __restrict__ key_slots, int heads, int kv_heads, int d,
+    uint16_t* __restrict__ out, float* __restrict__ partial) {
   constexpr int kMaxPerLane = kMaxHeadDim / 32;
   __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
   __shared__ float warp_acc[kAttentionWarps][kMaxHeadDim];
@@ -350,8 +348,8 @@ __global__ void PagedAttentionKernel(const float* __restrict__ q,
 }
 
 // out[row, head] = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s.
-__global__ void CombineSplitsKernel(const float* __restrict__ partial, int heads, int d,
-                                    int splits, uint16_t* __restrict__ out) {
+__global__ void CombineSplitsKernel(const float* __restrict__ partial, int heads, int d, int splits,
+                                    uint16_t* __restrict__ out) {
   const int row = blockIdx.x, head = blockIdx.y;
   const float* parts = partial + (static_cast<size_t>(row) * heads + head) * splits * (2 + d);
   float max = -INFINITY;
@@ -511,11 +509,10 @@ AttentionSplits PlanAttentionSplits(int rows, int heads, int head_dim, int max_k
 }
 
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last,
-                                 const int32_t* key_base, const int32_t* key_slots, int rows,
-                                 int heads, int kv_heads, int head_dim,
-                                 const AttentionSplits& splits, float* scratch, uint16_t* out,
-                                 cudaStream_t stream) {
+                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
+                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
+                                 int head_dim, const AttentionSplits& splits, float* scratch,
+                                 uint16_t* out, cudaStream_t stream) {
   if (rows <= 0 || heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0 || head_dim % 32 != 0 ||
       head_dim <= 0 || head_dim > kMaxHeadDim || (splits.splits > 1 && scratch == nullptr)) {
     return cudaErrorInvalidValue;
@@ -528,9 +525,9 @@ cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const 
     return cudaGetLastError();
   }
   const dim3 grid(rows, heads, splits.splits);
-  PagedAttentionKernel<<<grid, 32 * kAttentionWarps, 0, stream>>>(
-      q, cache_k, cache_v, first, last, key_base, key_slots, heads, kv_heads, head_dim, out,
-      scratch);
+  PagedAttentionKernel<<<grid, 32 * kAttentionWarps, 0, stream>>>(q, cache_k, cache_v, first, last,
+                                                                  key_base, key_slots, heads,
+                                                                  kv_heads, head_dim, out, scratch);
   const cudaError_t error = cudaGetLastError();
   if (error != cudaSuccess) return error;
   CombineSplitsKernel<<<dim3(rows, heads), 128, 0, stream>>>(scratch, heads, head_dim,
@@ -547,9 +544,8 @@ cudaError_t LaunchLayerNormToBf16(const float* x, const float* weight, const flo
 
 cudaError_t LaunchImagePostDense(const float* x, const float* dense_bias, const float* ln2_weight,
                                  const float* ln2_bias, const float* positions,
-                                 const float* pos_norm_weight, const float* pos_norm_bias,
-                                 int rows, int hidden, int grid_width, uint16_t* out,
-                                 cudaStream_t stream) {
+                                 const float* pos_norm_weight, const float* pos_norm_bias, int rows,
+                                 int hidden, int grid_width, uint16_t* out, cudaStream_t stream) {
   if (rows <= 0 || hidden <= 0 || hidden > 8192 || grid_width <= 0) return cudaErrorInvalidValue;
   ImagePostDenseKernel<<<rows, kThreads, hidden * sizeof(float), stream>>>(
       x, dense_bias, ln2_weight, ln2_bias, positions, pos_norm_weight, pos_norm_bias, hidden,
@@ -557,8 +553,8 @@ cudaError_t LaunchImagePostDense(const float* x, const float* dense_bias, const 
   return cudaGetLastError();
 }
 
-cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width,
-                              float* h, cudaStream_t stream) {
+cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width, float* h,
+                              cudaStream_t stream) {
   if (count <= 0 || width <= 0) return cudaErrorInvalidValue;
   ScatterRowsKernel<<<count, kThreads, 0, stream>>>(src, rows, width, h);
   return cudaGetLastError();

@@ -27,8 +27,7 @@ cudaError_t LaunchInterleaveSlices(const float* gathered, int world, int rows, i
 // The MTP drafter's input: out[r, :] = bf16([f32(table[tokens[r], :]) * scale ; hidden[r, :]]),
 // [rows, 2 * width].
 cudaError_t LaunchEmbedConcat(const uint16_t* table, const int32_t* tokens, const float* hidden,
-                              int rows, int width, float scale, uint16_t* out,
-                              cudaStream_t stream);
+                              int rows, int width, float scale, uint16_t* out, cudaStream_t stream);
 
 // out[r] = argmax of x[r, :] (the lowest index among equal maxima), [rows, cols].
 cudaError_t LaunchArgmax(const float* x, int rows, int cols, int32_t* out, cudaStream_t stream);
@@ -74,11 +73,10 @@ AttentionSplits PlanAttentionSplits(int rows, int heads, int head_dim, int max_k
 // online softmax in f32, split as `splits` says (scratch: splits.scratch_floats floats). out:
 // [rows, heads, head_dim] bf16 (the o_proj GEMM's input). head_dim a multiple of 32, <= 512.
 cudaError_t LaunchPagedAttention(const float* q, const uint16_t* cache_k, const uint16_t* cache_v,
-                                 const int32_t* first, const int32_t* last,
-                                 const int32_t* key_base, const int32_t* key_slots, int rows,
-                                 int heads, int kv_heads, int head_dim,
-                                 const AttentionSplits& splits, float* scratch, uint16_t* out,
-                                 cudaStream_t stream);
+                                 const int32_t* first, const int32_t* last, const int32_t* key_base,
+                                 const int32_t* key_slots, int rows, int heads, int kv_heads,
+                                 int head_dim, const AttentionSplits& splits, float* scratch,
+                                 uint16_t* out, cudaStream_t stream);
 
 // The 12B's image embedder around its dense layer (engine/model/gemma4_embedders.h):
 //   LaunchLayerNormToBf16: y = bf16(LayerNorm(x) * w + b), eps 1e-5, [rows, cols];
@@ -90,13 +88,12 @@ cudaError_t LaunchLayerNormToBf16(const float* x, const float* weight, const flo
                                   int cols, float eps, uint16_t* y, cudaStream_t stream);
 cudaError_t LaunchImagePostDense(const float* x, const float* dense_bias, const float* ln2_weight,
                                  const float* ln2_bias, const float* positions,
-                                 const float* pos_norm_weight, const float* pos_norm_bias,
-                                 int rows, int hidden, int grid_width, uint16_t* out,
-                                 cudaStream_t stream);
+                                 const float* pos_norm_weight, const float* pos_norm_bias, int rows,
+                                 int hidden, int grid_width, uint16_t* out, cudaStream_t stream);
 
 // h[rows[r], :] = src[r, :] (soft tokens replace their placeholders' rows), width floats.
-cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width,
-                              float* h, cudaStream_t stream);
+cudaError_t LaunchScatterRows(const float* src, const int32_t* rows, int count, int width, float* h,
+                              cudaStream_t stream);
 
 // out = bf16(gelu_tanh(gate) * up), count elements.
 cudaError_t LaunchGeluGate(const float* gate, const float* up, int64_t count, uint16_t* out,

@@ -97,8 +97,8 @@ TEST_F(KernelsTest, EmbedAndNorms) {
     const float expected = tokens[r] == 17 ? FromBf16(F32ToBf16(table[17 * cols + 5])) * 2.5f : 0.f;
     EXPECT_EQ(sliced[r * cols + 5], expected) << "row " << r;
   }
-  ASSERT_EQ(LaunchEmbed(d_table.as<uint16_t>(), d_tokens.as<int32_t>(), rows, cols, 2.5f, 0,
-                        vocab, d_out.as<float>(), nullptr),
+  ASSERT_EQ(LaunchEmbed(d_table.as<uint16_t>(), d_tokens.as<int32_t>(), rows, cols, 2.5f, 0, vocab,
+                        d_out.as<float>(), nullptr),
             cudaSuccess);
   Sync();
   std::vector<float> embedded(rows * cols);
@@ -180,11 +180,11 @@ TEST_F(KernelsTest, PagedAttentionMatchesNaiveAttention) {
     ASSERT_TRUE(df.Upload(first).ok() && dl.Upload(last).ok() && db.Upload(base).ok() &&
                 ds.Upload(key_slots).ok());
     ASSERT_TRUE(dout.Allocate(rows * heads * d * 2).ok());
-    ASSERT_EQ(LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(),
-                                   df.as<int32_t>(), dl.as<int32_t>(), db.as<int32_t>(),
-                                   ds.as<int32_t>(), rows, heads, kv_heads, d, AttentionSplits{},
-                                   nullptr, dout.as<uint16_t>(), nullptr),
-              cudaSuccess);
+    ASSERT_EQ(
+        LaunchPagedAttention(dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), df.as<int32_t>(),
+                             dl.as<int32_t>(), db.as<int32_t>(), ds.as<int32_t>(), rows, heads,
+                             kv_heads, d, AttentionSplits{}, nullptr, dout.as<uint16_t>(), nullptr),
+        cudaSuccess);
     Sync();
     // Split-K (row 0's 18 keys in runs of 5; row 1's later runs are empty) gives the same.
     AttentionSplits split;

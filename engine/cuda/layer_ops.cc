@@ -28,8 +28,12 @@ absl::Status UploadLayer(const Gemma4LayerWeights& from, DeviceLayer* to, size_t
                               {&from.k_norm, &to->k_norm}}) {
     if (!host->empty()) GEMMA_CUDA_RETURN_IF_ERROR(device->Upload(*host));
   }
-  for (auto [host, device] : {std::pair{&from.q, &to->q}, {&from.k, &to->k}, {&from.v, &to->v},
-                              {&from.o, &to->o}, {&from.gate, &to->gate}, {&from.up, &to->up},
+  for (auto [host, device] : {std::pair{&from.q, &to->q},
+                              {&from.k, &to->k},
+                              {&from.v, &to->v},
+                              {&from.o, &to->o},
+                              {&from.gate, &to->gate},
+                              {&from.up, &to->up},
                               {&from.down, &to->down}}) {
     if (host->empty()) continue;
     GEMMA_CUDA_RETURN_IF_ERROR(UploadBf16(*host, *device));
@@ -38,24 +42,22 @@ absl::Status UploadLayer(const Gemma4LayerWeights& from, DeviceLayer* to, size_t
   return absl::OkStatus();
 }
 
-absl::Status EnqueueFeedForward(const Gemm& gemm, const DeviceLayer& layer,
-                                const Gemma4Config& c, int rows, float* h,
-                                const FeedForwardScratch& s, cudaStream_t stream,
-                                const DeviceAllReduce* reduce) {
+absl::Status EnqueueFeedForward(const Gemm& gemm, const DeviceLayer& layer, const Gemma4Config& c,
+                                int rows, float* h, const FeedForwardScratch& s,
+                                cudaStream_t stream, const DeviceAllReduce* reduce) {
   const int hidden = c.hidden_size, ffn = c.intermediate_size;
-  GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(),
-                                                            rows, hidden, c.rms_norm_eps, s.x,
-                                                            stream),
+  GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(LaunchRmsNormToBf16(h, layer.pre_ffn_norm.as<float>(), rows,
+                                                            hidden, c.rms_norm_eps, s.x, stream),
                                         "pre-FFN norm"));
-  GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.gate.as<uint16_t>(), s.x, s.gate, rows, ffn, hidden,
-                                      stream));
-  GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.up.as<uint16_t>(), s.x, s.up, rows, ffn, hidden,
-                                      stream));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      gemm.Run(layer.gate.as<uint16_t>(), s.x, s.gate, rows, ffn, hidden, stream));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      gemm.Run(layer.up.as<uint16_t>(), s.x, s.up, rows, ffn, hidden, stream));
   GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(
       LaunchGeluGate(s.gate, s.up, static_cast<int64_t>(rows) * ffn, s.activated, stream),
       "GeGLU"));
-  GEMMA_CUDA_RETURN_IF_ERROR(gemm.Run(layer.down.as<uint16_t>(), s.activated, s.projected, rows,
-                                      hidden, ffn, stream));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      gemm.Run(layer.down.as<uint16_t>(), s.activated, s.projected, rows, hidden, ffn, stream));
   if (reduce != nullptr) {
     GEMMA_CUDA_RETURN_IF_ERROR((*reduce)(s.projected, static_cast<size_t>(rows) * hidden));
   }

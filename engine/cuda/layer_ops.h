@@ -3,11 +3,11 @@
 #ifndef GEMMA_ENGINE_CUDA_LAYER_OPS_H_
 #define GEMMA_ENGINE_CUDA_LAYER_OPS_H_
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-
-#include <cuda_runtime_api.h>
 
 #include "absl/status/status.h"
 #include "engine/cpu/matrix.h"

@@ -51,19 +51,19 @@ absl::Status CudaSampler::Sample(float* logits, int vocab, const SamplingBatch& 
     GEMMA_CUDA_RETURN_IF_ERROR(Put(batch.edit_suppress, edit_suppress_, stream));
     GEMMA_CUDA_RETURN_IF_ERROR(Put(batch.edit_repetition, edit_repetition_, stream));
     GEMMA_CUDA_RETURN_IF_ERROR(Put(batch.edit_subtract, edit_subtract_, stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchApplyEdits(logits, vocab, edit_row_.as<int32_t>(), edit_token_.as<int32_t>(),
-                         edit_suppress_.as<uint8_t>(), edit_repetition_.as<float>(),
-                         edit_subtract_.as<float>(), edits, stream),
-        "penalties"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchApplyEdits(logits, vocab, edit_row_.as<int32_t>(), edit_token_.as<int32_t>(),
+                               edit_suppress_.as<uint8_t>(), edit_repetition_.as<float>(),
+                               edit_subtract_.as<float>(), edits, stream),
+              "penalties"));
   }
   GEMMA_CUDA_RETURN_IF_ERROR(
       check(LaunchArgmax(logits, rows, vocab, best_.as<int32_t>(), stream), "argmax"));
-  GEMMA_CUDA_RETURN_IF_ERROR(check(
-      LaunchTokenOrderDraw(logits, rows, vocab, temperature_.as<float>(), min_p_.as<float>(),
-                           sorted_.as<uint8_t>(), uniform_.as<double>(), drawn_.as<int32_t>(),
-                           stream),
-      "draw"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(LaunchTokenOrderDraw(logits, rows, vocab, temperature_.as<float>(), min_p_.as<float>(),
+                                 sorted_.as<uint8_t>(), uniform_.as<double>(), drawn_.as<int32_t>(),
+                                 stream),
+            "draw"));
   if (std::find(batch.sorted.begin(), batch.sorted.end(), 1) != batch.sorted.end()) {
     // Every row is sorted (rows that need no sort are ignored by the draw kernel).
     const size_t elements = r * vocab;
@@ -74,32 +74,32 @@ absl::Status CudaSampler::Sample(float* logits, int vocab, const SamplingBatch& 
     for (size_t i = 0; i <= r; ++i) offsets[i] = static_cast<int32_t>(i * vocab);
     GEMMA_CUDA_RETURN_IF_ERROR(Put(offsets, offsets_, stream));
     size_t temp_bytes = 0;
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        SortRowsDescending(nullptr, &temp_bytes, logits, sorted_logits_.as<float>(),
-                           ids_.as<int32_t>(), sorted_ids_.as<int32_t>(), rows, vocab,
-                           offsets_.as<int32_t>(), stream),
-        "sort size"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(SortRowsDescending(nullptr, &temp_bytes, logits, sorted_logits_.as<float>(),
+                                 ids_.as<int32_t>(), sorted_ids_.as<int32_t>(), rows, vocab,
+                                 offsets_.as<int32_t>(), stream),
+              "sort size"));
     GEMMA_CUDA_RETURN_IF_ERROR(Room(sort_temp_, std::max<size_t>(temp_bytes, 1)));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        SortRowsDescending(sort_temp_.data(), &temp_bytes, logits, sorted_logits_.as<float>(),
-                           ids_.as<int32_t>(), sorted_ids_.as<int32_t>(), rows, vocab,
-                           offsets_.as<int32_t>(), stream),
-        "sort"));
-    GEMMA_CUDA_RETURN_IF_ERROR(check(
-        LaunchSortedDraw(sorted_logits_.as<float>(), sorted_ids_.as<int32_t>(), rows, vocab,
-                         temperature_.as<float>(), top_k_.as<int32_t>(), top_p_.as<float>(),
-                         min_p_.as<float>(), sorted_.as<uint8_t>(), uniform_.as<double>(),
-                         drawn_.as<int32_t>(), stream),
-        "sorted draw"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(SortRowsDescending(sort_temp_.data(), &temp_bytes, logits, sorted_logits_.as<float>(),
+                                 ids_.as<int32_t>(), sorted_ids_.as<int32_t>(), rows, vocab,
+                                 offsets_.as<int32_t>(), stream),
+              "sort"));
+    GEMMA_CUDA_RETURN_IF_ERROR(
+        check(LaunchSortedDraw(sorted_logits_.as<float>(), sorted_ids_.as<int32_t>(), rows, vocab,
+                               temperature_.as<float>(), top_k_.as<int32_t>(), top_p_.as<float>(),
+                               min_p_.as<float>(), sorted_.as<uint8_t>(), uniform_.as<double>(),
+                               drawn_.as<int32_t>(), stream),
+              "sorted draw"));
   }
-  GEMMA_CUDA_RETURN_IF_ERROR(check(
-      LaunchSelectTokens(temperature_.as<float>(), best_.as<int32_t>(), drawn_.as<int32_t>(),
-                         raw_best_.as<int32_t>(), rows, tokens_.as<int32_t>(), stream),
-      "select"));
-  GEMMA_CUDA_RETURN_IF_ERROR(check(cudaMemcpyAsync(tokens->data(), tokens_.data(),
-                                                   r * sizeof(int32_t), cudaMemcpyDeviceToHost,
-                                                   stream),
-                                   "tokens download"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(LaunchSelectTokens(temperature_.as<float>(), best_.as<int32_t>(), drawn_.as<int32_t>(),
+                               raw_best_.as<int32_t>(), rows, tokens_.as<int32_t>(), stream),
+            "select"));
+  GEMMA_CUDA_RETURN_IF_ERROR(
+      check(cudaMemcpyAsync(tokens->data(), tokens_.data(), r * sizeof(int32_t),
+                            cudaMemcpyDeviceToHost, stream),
+            "tokens download"));
   return check(cudaStreamSynchronize(stream), "sampling");
 }
 

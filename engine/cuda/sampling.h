@@ -6,10 +6,10 @@
 #ifndef GEMMA_ENGINE_CUDA_SAMPLING_H_
 #define GEMMA_ENGINE_CUDA_SAMPLING_H_
 
+#include <cuda_runtime_api.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "absl/status/status.h"
 #include "engine/cuda/device.h"

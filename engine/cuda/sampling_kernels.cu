@@ -1,8 +1,7 @@
-#include "engine/cuda/sampling_kernels.h"
-
 #include <cub/device/device_segmented_radix_sort.cuh>
 
 #include "engine/cuda/penalty_edit.h"
+#include "engine/cuda/sampling_kernels.h"
 
 namespace gemma::cuda {
 namespace {
@@ -25,30 +24,29 @@ __global__ void IdsKernel(int32_t* ids, int rows, int vocab) {
   }
 }
 
-__device__ double BlockSumDouble(double v) {
-  __shared__ double partial[kThreads];
+// Reduction over the block with `op` (blockDim.x == kThreads, a power of two); every thread
+// gets the result.
+template <typename T, typename Op>
+__device__ T BlockReduce(T v, Op op) {
+  __shared__ T partial[kThreads];
   partial[threadIdx.x] = v;
   __syncthreads();
   for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    if (threadIdx.x < stride)
+      partial[threadIdx.x] = op(partial[threadIdx.x], partial[threadIdx.x + stride]);
     __syncthreads();
   }
-  const double total = partial[0];
+  const T total = partial[0];
   __syncthreads();
   return total;
 }
 
+__device__ double BlockSumDouble(double v) {
+  return BlockReduce(v, [](double a, double b) { return a + b; });
+}
+
 __device__ float BlockMax(float v) {
-  __shared__ float partial[kThreads];
-  partial[threadIdx.x] = v;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] = fmaxf(partial[threadIdx.x], partial[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  const float total = partial[0];
-  __syncthreads();
-  return total;
+  return BlockReduce(v, [](float a, float b) { return fmaxf(a, b); });
 }
 
 // Exclusive prefix of each thread's value over the block (thread order).
@@ -94,7 +92,8 @@ __global__ void TokenOrderDrawKernel(const float* __restrict__ logits, int vocab
                                      const float* __restrict__ temperature,
                                      const float* __restrict__ min_p,
                                      const uint8_t* __restrict__ sorted,
-                                     const double* __restrict__ uniform, int32_t* __restrict__ drawn) {
+                                     const double* __restrict__ uniform,
+                                     int32_t* __restrict__ drawn) {
   const int row = blockIdx.x;
   const float t = temperature[row];
   if (t == 0.f || sorted[row]) return;
@@ -155,8 +154,9 @@ __global__ void SortedDrawKernel(const float* __restrict__ sorted_logits,
   int kept = n;
   if (top_p[row] < 1.f) {
     const double p = top_p[row];
-    const int last = FirstCrossing(n, [&](int i) { return weight(i) / sum; },
-                                   [&](double cumulative) { return cumulative >= p; });
+    const int last = FirstCrossing(
+        n, [&](int i) { return weight(i) / sum; },
+        [&](double cumulative) { return cumulative >= p; });
     if (last < n) kept = last + 1;
   }
   const double threshold = min_p[row];
@@ -190,9 +190,10 @@ __global__ void SortedDrawKernel(const float* __restrict__ sorted_logits,
   }
 }
 
-__global__ void SelectKernel(const float* __restrict__ temperature, const int32_t* __restrict__ best,
-                             const int32_t* __restrict__ drawn, const int32_t* __restrict__ raw_best,
-                             int rows, int32_t* __restrict__ tokens) {
+__global__ void SelectKernel(const float* __restrict__ temperature,
+                             const int32_t* __restrict__ best, const int32_t* __restrict__ drawn,
+                             const int32_t* __restrict__ raw_best, int rows,
+                             int32_t* __restrict__ tokens) {
   const int row = blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= rows) return;
   if (temperature[row] == 0.f) {
@@ -213,13 +214,12 @@ cudaError_t LaunchApplyEdits(float* logits, int vocab, const int32_t* row, const
   return cudaGetLastError();
 }
 
-cudaError_t LaunchTokenOrderDraw(const float* logits, int rows, int vocab,
-                                 const float* temperature, const float* min_p,
-                                 const uint8_t* sorted, const double* uniform, int32_t* drawn,
-                                 cudaStream_t stream) {
+cudaError_t LaunchTokenOrderDraw(const float* logits, int rows, int vocab, const float* temperature,
+                                 const float* min_p, const uint8_t* sorted, const double* uniform,
+                                 int32_t* drawn, cudaStream_t stream) {
   if (rows <= 0 || vocab <= 0) return cudaErrorInvalidValue;
   TokenOrderDrawKernel<<<rows, kThreads, 0, stream>>>(logits, vocab, temperature, min_p, sorted,
-                                                     uniform, drawn);
+                                                      uniform, drawn);
   return cudaGetLastError();
 }
 
@@ -242,13 +242,13 @@ cudaError_t LaunchSortedDraw(const float* sorted_logits, const int32_t* sorted_i
                              const double* uniform, int32_t* drawn, cudaStream_t stream) {
   if (rows <= 0 || vocab <= 0) return cudaErrorInvalidValue;
   SortedDrawKernel<<<rows, kThreads, 0, stream>>>(sorted_logits, sorted_ids, vocab, temperature,
-                                                 top_k, top_p, min_p, sorted, uniform, drawn);
+                                                  top_k, top_p, min_p, sorted, uniform, drawn);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchSelectTokens(const float* temperature, const int32_t* best,
-                               const int32_t* drawn, const int32_t* raw_best, int rows,
-                               int32_t* tokens, cudaStream_t stream) {
+cudaError_t LaunchSelectTokens(const float* temperature, const int32_t* best, const int32_t* drawn,
+                               const int32_t* raw_best, int rows, int32_t* tokens,
+                               cudaStream_t stream) {
   if (rows <= 0) return cudaErrorInvalidValue;
   SelectKernel<<<(rows + kThreads - 1) / kThreads, kThreads, 0, stream>>>(temperature, best, drawn,
                                                                           raw_best, rows, tokens);

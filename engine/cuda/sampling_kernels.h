@@ -3,10 +3,10 @@
 #ifndef GEMMA_ENGINE_CUDA_SAMPLING_KERNELS_H_
 #define GEMMA_ENGINE_CUDA_SAMPLING_KERNELS_H_
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
-
-#include <cuda_runtime_api.h>
 
 namespace gemma::cuda {
 
@@ -17,10 +17,9 @@ cudaError_t LaunchApplyEdits(float* logits, int vocab, const int32_t* row, const
 
 // Rows with temperature > 0 and no top-k / top-p: drawn[row] = the token drawn in token order,
 // -1 when every weight is 0. Other rows are left alone.
-cudaError_t LaunchTokenOrderDraw(const float* logits, int rows, int vocab,
-                                 const float* temperature, const float* min_p,
-                                 const uint8_t* sorted, const double* uniform, int32_t* drawn,
-                                 cudaStream_t stream);
+cudaError_t LaunchTokenOrderDraw(const float* logits, int rows, int vocab, const float* temperature,
+                                 const float* min_p, const uint8_t* sorted, const double* uniform,
+                                 int32_t* drawn, cudaStream_t stream);
 
 // Every row's logits sorted descending with their ids (stable: ties keep the lower id first).
 // With temp == nullptr only sets *temp_bytes (CUB's two-phase call). offsets: [rows + 1] of
@@ -36,9 +35,9 @@ cudaError_t LaunchSortedDraw(const float* sorted_logits, const int32_t* sorted_i
                              const double* uniform, int32_t* drawn, cudaStream_t stream);
 
 // tokens[row] = greedy ? best : (drawn >= 0 ? drawn : raw_best).
-cudaError_t LaunchSelectTokens(const float* temperature, const int32_t* best,
-                               const int32_t* drawn, const int32_t* raw_best, int rows,
-                               int32_t* tokens, cudaStream_t stream);
+cudaError_t LaunchSelectTokens(const float* temperature, const int32_t* best, const int32_t* drawn,
+                               const int32_t* raw_best, int rows, int32_t* tokens,
+                               cudaStream_t stream);
 
 }  // namespace gemma::cuda
 

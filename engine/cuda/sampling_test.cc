@@ -88,9 +88,8 @@ TEST(SamplingBatchTest, EditsAndUniformsAreTheCpuSamplers) {
     }
     const int32_t ours =
         static_cast<int32_t>(std::max_element(edited.begin(), edited.end()) - edited.begin());
-    EXPECT_EQ(ours, Sample(row.data(), kVocab, cases[r].params, cases[r].penalties,
-                           cases[r].index)
-                        .token)
+    EXPECT_EQ(ours,
+              Sample(row.data(), kVocab, cases[r].params, cases[r].penalties, cases[r].index).token)
         << "case " << r;
     EXPECT_EQ(batch.uniform[r], SeededUniform(cases[r].params.seed, cases[r].index, 0));
   }
@@ -107,14 +106,13 @@ TEST(CudaSamplerTest, DrawsTheCpuSamplersTokens) {
     ASSERT_TRUE(device.Upload(logits).ok());
     CudaSampler sampler;
     std::vector<int32_t> tokens;
-    const absl::Status status = sampler.Sample(device.as<float>(), kVocab,
-                                               BuildSamplingBatch(Requests(cases), kVocab),
-                                               &tokens, nullptr);
+    const absl::Status status = sampler.Sample(
+        device.as<float>(), kVocab, BuildSamplingBatch(Requests(cases), kVocab), &tokens, nullptr);
     ASSERT_TRUE(status.ok()) << status;
     ASSERT_EQ(static_cast<int>(tokens.size()), rows);
     for (int r = 0; r < rows; ++r) {
-      const int32_t cpu = Sample(&logits[static_cast<size_t>(r) * kVocab], kVocab,
-                                 cases[r].params, cases[r].penalties, cases[r].index)
+      const int32_t cpu = Sample(&logits[static_cast<size_t>(r) * kVocab], kVocab, cases[r].params,
+                                 cases[r].penalties, cases[r].index)
                               .token;
       EXPECT_EQ(tokens[r], cpu) << "case " << r << " (T " << cases[r].params.temperature
                                 << ", top_k " << cases[r].params.top_k << ", top_p "

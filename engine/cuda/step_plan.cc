@@ -94,8 +94,8 @@ absl::StatusOr<StepPlan> PlanStep(absl::Span<const ForwardChunk> chunks, const G
   return step;
 }
 
-absl::StatusOr<StepPlan> PlanDraft(absl::Span<const DraftSequence> sequences,
-                                   const Gemma4Config& c, int block_size) {
+absl::StatusOr<StepPlan> PlanDraft(absl::Span<const DraftSequence> sequences, const Gemma4Config& c,
+                                   int block_size) {
   StepPlan step;
   for (size_t r = 0; r < sequences.size(); ++r) {
     const DraftSequence& seq = sequences[r];

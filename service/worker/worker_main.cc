@@ -2,20 +2,20 @@
 //   worker --model=DIR|FILE.gguf [--drafter=DIR] [--backend=cpu|cuda] [--rank=R --world_size=N
 //          (--rendezvous=HOST:PORT [--group=NAME] | --rendezvous_dir=DIR)] [--port=...]
 // Health is NOT_SERVING until Warmup. Usually started by worker_launcher.
-#include <cstdlib>
-
 #include <grpcpp/grpcpp.h>
+
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "service/worker/backend_factory.h"
 #include "parallel/gloo_communicator.h"
 #include "parallel/rendezvous.h"
 #include "service/common/grpc_server.h"
 #include "service/common/log.h"
 #include "service/common/shutdown_signal.h"
+#include "service/worker/backend_factory.h"
 #include "service/worker/worker_service.h"
 
 ABSL_FLAG(std::string, model, "", "HF model directory or .gguf file");

@@ -62,8 +62,8 @@ WorkerService::WorkerService(ModelBackend& backend, WorkerOptions options,
                         ? backend.tensor_parallel().communicator
                         : nullptr),
       rank_label_(std::to_string(backend.tensor_parallel().rank)),
-      step_seconds_(registry->AddHistogram("gemma_worker_step_seconds",
-                                           "Worker step time by kind.", {"rank", "kind"},
+      step_seconds_(registry->AddHistogram("gemma_worker_step_seconds", "Worker step time by kind.",
+                                           {"rank", "kind"},
                                            monitoring::InterTokenLatencyBuckets())),
       step_sequences_(registry
                           ->AddHistogram("gemma_worker_step_sequences", "Sequences per step.",
@@ -74,11 +74,11 @@ WorkerService::WorkerService(ModelBackend& backend, WorkerOptions options,
                                       "Tokens per step (prefill, decode and drafts).", {"rank"},
                                       {1, 4, 16, 64, 256, 1024, 4096, 16384})
                        ->WithLabels({rank_label_})),
-      communication_seconds_(
-          registry
-              ->AddCounter("gemma_worker_communication_seconds_total",
-                           "Time spent in tensor-parallel collectives.", {"rank"})
-              ->WithLabels({rank_label_})),
+      communication_seconds_(registry
+                                 ->AddCounter("gemma_worker_communication_seconds_total",
+                                              "Time spent in tensor-parallel collectives.",
+                                              {"rank"})
+                                 ->WithLabels({rank_label_})),
       draft_tokens_(registry
                         ->AddCounter("gemma_worker_draft_tokens_total",
                                      "Tokens proposed by the MTP drafter.", {"rank"})
@@ -87,8 +87,7 @@ WorkerService::WorkerService(ModelBackend& backend, WorkerOptions options,
                            ->AddCounter("gemma_worker_accepted_tokens_total",
                                         "Drafted tokens accepted by the target.", {"rank"})
                            ->WithLabels({rank_label_})),
-      sequences_gauge_(registry
-                           ->AddGauge("gemma_worker_sequences", "Sequences held.", {"rank"})
+      sequences_gauge_(registry->AddGauge("gemma_worker_sequences", "Sequences held.", {"rank"})
                            ->WithLabels({rank_label_})),
       kv_blocks_(registry->AddGauge("gemma_worker_kv_cache_blocks",
                                     "KV cache pool sizes in blocks.", {"rank", "pool"})),
@@ -111,15 +110,16 @@ void WorkerService::Observe(const worker::v1::StepRequest& request,
                             const worker::v1::StepResponse& response) {
   bool speculative = false;
   int tokens = 0;
-  for (const worker::v1::PrefillChunk& chunk : request.prefill()) tokens += chunk.end() - chunk.begin();
+  for (const worker::v1::PrefillChunk& chunk : request.prefill())
+    tokens += chunk.end() - chunk.begin();
   for (const worker::v1::DecodeItem& item : request.decode()) {
     tokens += 1 + item.num_draft_tokens();
     speculative |= item.num_draft_tokens() > 0;
   }
   const char* kind = request.prefill_size() > 0 && request.decode_size() > 0 ? "mixed"
-                     : request.prefill_size() > 0                          ? "prefill"
-                     : speculative                                         ? "speculative"
-                                                                           : "decode";
+                     : request.prefill_size() > 0                            ? "prefill"
+                     : speculative                                           ? "speculative"
+                                                                             : "decode";
   step_seconds_->WithLabels({rank_label_, kind})->Observe(response.timings().total_ns() / 1e9);
   step_sequences_->Observe(request.prefill_size() + request.decode_size());
   step_tokens_->Observe(tokens);
@@ -192,13 +192,15 @@ grpc::Status WorkerService::Warmup(grpc::ServerContext*, const worker::v1::Warmu
   int full = static_cast<int>(request->num_full_blocks());
   int sliding = static_cast<int>(request->num_sliding_blocks());
   if (sliding == 0) {
-    sliding = std::max<int>(static_cast<int>(request->max_sequences()) * window_blocks,
-                            static_cast<int>(budget / 4 / std::max<uint64_t>(1, unit.bytes_per_sliding_block())));
+    sliding = std::max<int>(
+        static_cast<int>(request->max_sequences()) * window_blocks,
+        static_cast<int>(budget / 4 / std::max<uint64_t>(1, unit.bytes_per_sliding_block())));
   }
   if (full == 0) {
     const double left = budget - double(sliding) * unit.bytes_per_sliding_block();
-    full = std::max<int>(static_cast<int>(request->max_batch_tokens()) / options_.block_size + 1,
-                         static_cast<int>(left / std::max<uint64_t>(1, unit.bytes_per_full_block())));
+    full =
+        std::max<int>(static_cast<int>(request->max_batch_tokens()) / options_.block_size + 1,
+                      static_cast<int>(left / std::max<uint64_t>(1, unit.bytes_per_full_block())));
   }
   cache_options_ = KvCacheOptions{options_.block_size, full, sliding};
   backend_.ReleaseCache();
@@ -206,9 +208,9 @@ grpc::Status WorkerService::Warmup(grpc::ServerContext*, const worker::v1::Warmu
   if (!allocated.ok()) return ToGrpcStatus(allocated);
 
   // One pass at most the size of the largest step (and of what the pools hold), on every rank.
-  const int tokens = std::min<int>({static_cast<int>(request->max_batch_tokens()),
-                                    full * options_.block_size, sliding * options_.block_size,
-                                    backend_.config().max_position});
+  const int tokens =
+      std::min<int>({static_cast<int>(request->max_batch_tokens()), full * options_.block_size,
+                     sliding * options_.block_size, backend_.config().max_position});
   std::vector<int32_t> ids(tokens, backend_.config().bos_token_id);
   BlockTables tables = ConsecutiveBlockTables(tokens, options_.block_size);
   std::vector<float> logits;
@@ -248,7 +250,8 @@ absl::StatusOr<std::unique_ptr<WorkerService::Sequence>> WorkerService::StartSeq
   auto sequence = std::make_unique<Sequence>();
   sequence->tokens.assign(start.token_ids().begin(), start.token_ids().end());
   if (sequence->tokens.empty() || start.num_prompt_tokens() > sequence->tokens.size()) {
-    return absl::InvalidArgumentError("start: needs token ids and num_prompt_tokens <= their count");
+    return absl::InvalidArgumentError(
+        "start: needs token ids and num_prompt_tokens <= their count");
   }
   for (int32_t id : sequence->tokens) {
     if (id < 0 || id >= c.vocab_size) {
@@ -274,9 +277,9 @@ absl::StatusOr<std::unique_ptr<WorkerService::Sequence>> WorkerService::StartSeq
     const bool u8 = tensor.dtype() == preprocess::v1::TENSOR_DTYPE_UINT8;
     if (item.num_tokens() == 0 || tensor.data().size() != values * (u8 ? 1 : sizeof(float)) ||
         (!u8 && tensor.dtype() != preprocess::v1::TENSOR_DTYPE_FLOAT32)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "start.media[", m, "]: features must be ", item.num_tokens(), " x ", width,
-          " UINT8 or FLOAT32 values"));
+      return absl::InvalidArgumentError(absl::StrCat("start.media[", m, "]: features must be ",
+                                                     item.num_tokens(), " x ", width,
+                                                     " UINT8 or FLOAT32 values"));
     }
     std::vector<float> features(values);
     if (u8) {
@@ -287,10 +290,9 @@ absl::StatusOr<std::unique_ptr<WorkerService::Sequence>> WorkerService::StartSeq
       std::memcpy(features.data(), tensor.data().data(), values * sizeof(float));
     }
     sequence->media_features.push_back(std::move(features));
-    sequence->media.push_back(MediaSpan{image ? MediaKind::kImage : MediaKind::kAudio,
-                                        static_cast<int>(item.token_offset()),
-                                        static_cast<int>(item.num_tokens()), nullptr,
-                                        static_cast<int>(item.grid_width())});
+    sequence->media.push_back(MediaSpan{
+        image ? MediaKind::kImage : MediaKind::kAudio, static_cast<int>(item.token_offset()),
+        static_cast<int>(item.num_tokens()), nullptr, static_cast<int>(item.grid_width())});
   }
   for (size_t m = 0; m < sequence->media.size(); ++m) {
     sequence->media[m].features = sequence->media_features[m].data();
@@ -327,8 +329,9 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     if (chunk.has_start()) {
       if (known) return absl::InvalidArgumentError(where + ": already started");
       auto sequence = StartSequence(chunk.start());
-      if (!sequence.ok()) return absl::Status(sequence.status().code(),
-                                              absl::StrCat(where, ": ", sequence.status().message()));
+      if (!sequence.ok())
+        return absl::Status(sequence.status().code(),
+                            absl::StrCat(where, ": ", sequence.status().message()));
       started[chunk.sequence_id()] = *std::move(sequence);
     } else if (!known) {
       return absl::InvalidArgumentError(where + ": unknown sequence (its first chunk needs start)");
@@ -344,7 +347,8 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
     for (const MediaSpan& span : sequence.media) {
       const int end = span.position + span.num_tokens;
       if (span.position < static_cast<int>(chunk.end()) && end > static_cast<int>(chunk.begin()) &&
-          (span.position < static_cast<int>(chunk.begin()) || end > static_cast<int>(chunk.end()))) {
+          (span.position < static_cast<int>(chunk.begin()) ||
+           end > static_cast<int>(chunk.end()))) {
         return absl::InvalidArgumentError(where + ": the chunk splits a media item");
       }
     }
@@ -382,9 +386,9 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
           media[i].push_back(span);
         }
       }
-      chunks.push_back({absl::MakeConstSpan(sequence.tokens).subspan(chunk.begin(),
-                                                                     chunk.end() - chunk.begin()),
-                        static_cast<int>(chunk.begin()), &sequence.blocks, false, media[i]});
+      chunks.push_back(
+          {absl::MakeConstSpan(sequence.tokens).subspan(chunk.begin(), chunk.end() - chunk.begin()),
+           static_cast<int>(chunk.begin()), &sequence.blocks, false, media[i]});
     }
     std::vector<float> logits, hidden;
     const Clock::time_point forward = Clock::now();
@@ -398,9 +402,9 @@ absl::Status WorkerService::RunStep(const worker::v1::StepRequest& request,
       sequence.hidden.assign(hidden.begin() + size_t{static_cast<size_t>(i)} * c.hidden_size,
                              hidden.begin() + size_t{static_cast<size_t>(i) + 1} * c.hidden_size);
       if (!chunk.sample()) continue;
-      const SampledToken token = Sample(&logits[static_cast<size_t>(i) * c.vocab_size],
-                                        c.vocab_size, sequence.sampling, sequence.penalties,
-                                        sequence.output_index);
+      const SampledToken token =
+          Sample(&logits[static_cast<size_t>(i) * c.vocab_size], c.vocab_size, sequence.sampling,
+                 sequence.penalties, sequence.output_index);
       sequence.penalties.AddOutput(token.token);
       ++sequence.output_index;
       if (!reports) continue;

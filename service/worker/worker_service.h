@@ -70,14 +70,14 @@ class WorkerService final : public worker::v1::Worker::Service {
  private:
   // Everything kept about a sequence between steps.
   struct Sequence {
-    std::vector<int32_t> tokens;            // SequenceStart.token_ids.
+    std::vector<int32_t> tokens;  // SequenceStart.token_ids.
     std::vector<std::vector<float>> media_features;
-    std::vector<MediaSpan> media;           // Absolute positions.
+    std::vector<MediaSpan> media;  // Absolute positions.
     SamplingParams sampling;
     PenaltyState penalties;
-    uint64_t output_index = 0;              // Tokens generated so far.
+    uint64_t output_index = 0;  // Tokens generated so far.
     BlockTables blocks;
-    std::vector<float> hidden;              // Target hidden state behind the next token.
+    std::vector<float> hidden;  // Target hidden state behind the next token.
   };
 
   absl::Status RunStep(const worker::v1::StepRequest& request, worker::v1::StepResponse* response)

@@ -34,19 +34,11 @@ g++ -std=c++17 -O1 -w -I"$headers/include" -I"$headers/src" -I"$headers/ggml/inc
 "$here/../../engine/tools/make_test_checkpoint" --gguf="$work/model.gguf" \
   --drafter_gguf="$work/drafter.gguf" --seed=7
 
-cat >"$work/prompts.json" <<'JSON'
-[[2, 105, 2364, 107, 9259, 236764, 1217, 659, 611, 236881, 106, 107, 105, 4368, 107],
- [2, 818, 3823, 8864, 37423, 38167, 1024, 506, 31770, 4799, 236761, 1030, 236789, 236751, 1535,
-  1217, 2178, 580, 2557, 4340, 1321, 13106, 69, 236743, 236770, 236771, 236771],
- [2, 50000, 123456, 200000, 7, 8, 9, 10, 255999, 258880, 258880, 258880, 258882, 106, 107, 3,
-  4, 5, 99999, 88888, 77777, 66666, 55555, 44444, 33333, 22222, 11111, 262000, 261999, 1000,
-  2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000]]
-JSON
 
-"$work/drafter_reference" "$work/model.gguf" "$work/drafter.gguf" "$work/prompts.json" "$work" 6 \
+"$work/drafter_reference" "$work/model.gguf" "$work/drafter.gguf" "$here/prompts.json" "$work" 6 \
   "$libs"
 for hidden in false true; do
   "$here/drafter_parity_check" --model="$work/model.gguf" --drafter="$work/drafter.gguf" \
-    --prompts="$work/prompts.json" --reference="$work" --steps=6 --gelu=llamacpp \
+    --prompts="$here/prompts.json" --reference="$work" --steps=6 --gelu=llamacpp \
     --reference_hidden=$hidden --max_abs_diff=3e-3 --max_mean_kl=2e-4
 done
