@@ -1,5 +1,6 @@
 #include "engine/cuda/cuda_model.h"
 
+#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -58,8 +59,10 @@ struct CudaGemma4Model::Scratch {
 absl::StatusOr<CudaKvCache> CudaKvCache::Create(const Gemma4Config& config,
                                                 const KvCacheOptions& options) {
   if (options.block_size <= 0) return absl::InvalidArgumentError("block_size must be > 0");
+  static std::atomic<uint64_t> next_id{1};
   CudaKvCache cache;
   cache.options_ = options;
+  cache.id_ = next_id++;
   cache.layers_.resize(config.num_layers());
   for (int i = 0; i < config.num_layers(); ++i) {
     const LayerType type = config.layer_types[i];
@@ -409,8 +412,9 @@ absl::Status CudaGemma4Model::Enqueue(const StepShape& shape, const CudaKvCache&
 absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKvCache& cache,
                                    int* logits_rows, bool keep_hidden) {
   // Decode-only steps (one token per sequence, its logits) replay a CUDA graph per batch size:
-  // the first step of a size runs eagerly (GEMM plans are made then), the second captures.
-  bool graph = use_cuda_graphs_ && !keep_hidden;
+  // the first step of a size runs eagerly (GEMM plans are made then), the second captures. The
+  // hidden states' download follows the graph on the same stream.
+  bool graph = use_cuda_graphs_;
   for (const ForwardChunk& chunk : chunks) {
     graph = graph && chunk.tokens.size() == 1 && chunk.media.empty();
   }
@@ -421,13 +425,13 @@ absl::Status CudaGemma4Model::Step(absl::Span<const ForwardChunk> chunks, CudaKv
     GEMMA_CUDA_RETURN_IF_ERROR(Enqueue(shape, cache));
   } else {
     DecodeGraph& g = graphs_[shape.rows];
-    const bool current = g.exec != nullptr && g.generation == s.generation && g.cache == &cache;
+    const bool current = g.exec != nullptr && g.generation == s.generation && g.cache == cache.id();
     if (current) {
       GEMMA_CUDA_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(g.exec, stream_), "graph launch"));
-    } else if (!g.warmed || g.cache != &cache) {
+    } else if (!g.warmed || g.cache != cache.id()) {
       GEMMA_CUDA_RETURN_IF_ERROR(Enqueue(shape, cache));
       g.warmed = true;
-      g.cache = &cache;
+      g.cache = cache.id();
     } else {
       if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);
       g.exec = nullptr;

@@ -39,6 +39,9 @@ class CudaKvCache {
   static absl::StatusOr<CudaKvCache> Create(const Gemma4Config& config,
                                             const KvCacheOptions& options);
   int block_size() const { return options_.block_size; }
+  // Unique per Create (kept by moves): what a captured CUDA graph checks its cache by, since a
+  // new cache can reuse a freed one's addresses.
+  uint64_t id() const { return id_; }
   uint16_t* keys(int layer) const { return layers_[layer].keys.as<uint16_t>(); }
   uint16_t* values(int layer) const { return layers_[layer].values.as<uint16_t>(); }
   size_t bytes() const;
@@ -48,6 +51,7 @@ class CudaKvCache {
     DeviceBuffer keys, values;
   };
   KvCacheOptions options_;
+  uint64_t id_ = 0;
   std::vector<Layer> layers_;
 };
 
@@ -106,8 +110,8 @@ class CudaGemma4Model {
   struct DecodeGraph {
     cudaGraphExec_t exec = nullptr;
     uint64_t generation = 0;  // Scratch generation it was captured with.
-    const CudaKvCache* cache = nullptr;
-    bool warmed = false;  // One eager run of this size happened (GEMM plans exist).
+    uint64_t cache = 0;       // CudaKvCache::id() it was captured with.
+    bool warmed = false;      // One eager run of this size happened (GEMM plans exist).
   };
   explicit CudaGemma4Model(Gemma4Config config);
   // Plans the step and uploads the plan; `graph`: plan attention splits for any context.

@@ -202,32 +202,46 @@ TEST_F(CudaModelTest, MultimodalPromptsMatchTheCpuEngine) {
 }
 
 // Decode steps replayed from CUDA graphs (captured on the second step of a batch size, then
-// replayed; their attention is split for any context) equal eager steps.
+// replayed; their attention is split for any context) equal eager steps, hidden states too.
 TEST_F(CudaModelTest, CudaGraphDecodingEqualsEagerDecoding) {
   const int vocab = gpu_->config().vocab_size;
   const std::vector<int32_t> a = Prompt(9, 20), b = Prompt(10, 25);
   BlockTables ta = ConsecutiveBlockTables(48, kBlock, 0),
               tb = ConsecutiveBlockTables(48, kBlock, 4);
-  std::vector<std::vector<float>> eager, graphed;
-  for (bool graphs : {false, true}) {
-    gpu_->set_use_cuda_graphs(graphs);
+  // Pass 0 eager; pass 1 with graphs; pass 2 with graphs on a new cache, which may reuse the
+  // old one's memory: the graphs of pass 1 must not be replayed on it.
+  std::vector<std::vector<float>> logits_by_pass[3], hidden_by_pass[3];
+  for (int pass = 0; pass < 3; ++pass) {
+    gpu_->set_use_cuda_graphs(pass > 0);
     CudaKvCache cache = NewGpuCache();
-    std::vector<float> logits;
+    std::vector<float> logits, hidden;
     ASSERT_TRUE(gpu_->Forward({{a, 0, &ta, false}, {b, 0, &tb, false}}, cache, &logits).ok());
     std::vector<int32_t> next = {Argmax(&logits[0], vocab), Argmax(&logits[vocab], vocab)};
     for (int step = 0; step < 6; ++step) {
       ASSERT_TRUE(gpu_->Forward({{absl::MakeConstSpan(&next[0], 1), 20 + step, &ta, false},
                                  {absl::MakeConstSpan(&next[1], 1), 25 + step, &tb, false}},
-                                cache, &logits)
+                                cache, &logits, &hidden)
                       .ok());
-      (graphs ? graphed : eager).push_back(logits);
+      logits_by_pass[pass].push_back(logits);
+      hidden_by_pass[pass].push_back(hidden);
       next = {Argmax(&logits[0], vocab), Argmax(&logits[vocab], vocab)};
     }
   }
   gpu_->set_use_cuda_graphs(true);
-  for (size_t step = 0; step < eager.size(); ++step) {
-    for (size_t i = 0; i < eager[step].size(); ++i) {
-      ASSERT_NEAR(graphed[step][i], eager[step][i], 1e-3) << "step " << step;
+  for (int pass = 1; pass < 3; ++pass) {
+    for (size_t step = 0; step < logits_by_pass[0].size(); ++step) {
+      const std::vector<float>& want = logits_by_pass[0][step];
+      const std::vector<float>& got = logits_by_pass[pass][step];
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_NEAR(got[i], want[i], 1e-3) << "pass " << pass << " step " << step;
+      }
+      const std::vector<float>& want_hidden = hidden_by_pass[0][step];
+      const std::vector<float>& got_hidden = hidden_by_pass[pass][step];
+      ASSERT_EQ(got_hidden.size(), want_hidden.size());
+      for (size_t i = 0; i < want_hidden.size(); ++i) {
+        ASSERT_NEAR(got_hidden[i], want_hidden[i], 1e-3) << "pass " << pass << " step " << step;
+      }
     }
   }
 }
