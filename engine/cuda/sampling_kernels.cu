@@ -86,6 +86,25 @@ __device__ int FirstCrossing(int n, Value value, Crosses crosses) {
   return result;
 }
 
+// The CPU's DrawFrom over n entries with probabilities float(weight(i) / kept_sum): the first
+// whose cumulative sum exceeds `u`; when rounding left the total just under 1, the last entry
+// with weight. Every thread gets the index.
+template <typename Weight>
+__device__ int Draw(int n, Weight weight, double kept_sum, double u) {
+  int chosen = FirstCrossing(
+      n, [&](int i) { return static_cast<double>(static_cast<float>(weight(i) / kept_sum)); },
+      [&](double cumulative) { return u < cumulative; });
+  if (chosen == n) {
+    for (int i = n - 1; i >= 0; --i) {
+      if (weight(i) > 0) {
+        chosen = i;
+        break;
+      }
+    }
+  }
+  return chosen;
+}
+
 // Rows sampled in token order (no top-k / top-p): weights exp(l / T - max / T), min-p, then the
 // draw. drawn[row] = -1 when every weight is 0 (all suppressed).
 __global__ void TokenOrderDrawKernel(const float* __restrict__ logits, int vocab,
@@ -113,23 +132,8 @@ __global__ void TokenOrderDrawKernel(const float* __restrict__ logits, int vocab
     if (threadIdx.x == 0) drawn[row] = -1;
     return;
   }
-  const double u = uniform[row];
-  const int chosen = FirstCrossing(
-      vocab, [&](int i) { return static_cast<double>(static_cast<float>(weight(i) / kept_sum)); },
-      [&](double cumulative) { return u < cumulative; });
-  if (threadIdx.x == 0) {
-    // Rounding left the total just under 1: the last kept token, as the CPU's DrawFrom.
-    int last = chosen;
-    if (chosen == vocab) {
-      for (int i = vocab - 1; i >= 0; --i) {
-        if (weight(i) > 0) {
-          last = i;
-          break;
-        }
-      }
-    }
-    drawn[row] = last;
-  }
+  const int chosen = Draw(vocab, weight, kept_sum, uniform[row]);
+  if (threadIdx.x == 0) drawn[row] = chosen;
 }
 
 // Rows with top-k / top-p over their logits sorted descending (ids alongside).
@@ -171,23 +175,8 @@ __global__ void SortedDrawKernel(const float* __restrict__ sorted_logits,
     if (threadIdx.x == 0) drawn[row] = -1;
     return;
   }
-  const double u = uniform[row];
-  const int chosen = FirstCrossing(
-      kept,
-      [&](int i) { return static_cast<double>(static_cast<float>(kept_weight(i) / kept_sum)); },
-      [&](double cumulative) { return u < cumulative; });
-  if (threadIdx.x == 0) {
-    int index = chosen;
-    if (chosen == kept) {
-      for (int i = kept - 1; i >= 0; --i) {
-        if (kept_weight(i) > 0) {
-          index = i;
-          break;
-        }
-      }
-    }
-    drawn[row] = ids[index];
-  }
+  const int chosen = Draw(kept, kept_weight, kept_sum, uniform[row]);
+  if (threadIdx.x == 0) drawn[row] = ids[chosen];
 }
 
 __global__ void SelectKernel(const float* __restrict__ temperature,
