@@ -16,23 +16,6 @@ struct CudaGemma4Drafter::Scratch {
   DeviceBuffer first_key[2], last_key[2], key_base[2], key_slots[2];
 };
 
-namespace {
-
-absl::Status Grow(DeviceBuffer& buffer, size_t bytes) {
-  return buffer.bytes() >= bytes ? absl::OkStatus() : buffer.Allocate(bytes);
-}
-
-template <typename T>
-absl::Status UploadTo(const std::vector<T>& host, DeviceBuffer& buffer, cudaStream_t stream) {
-  GEMMA_CUDA_RETURN_IF_ERROR(Grow(buffer, std::max<size_t>(host.size(), 1) * sizeof(T)));
-  if (host.empty()) return absl::OkStatus();
-  return CudaStatus(cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T),
-                                    cudaMemcpyHostToDevice, stream),
-                    "draft upload");
-}
-
-}  // namespace
-
 CudaGemma4Drafter::CudaGemma4Drafter(const CudaGemma4Model& target, Gemma4Config config)
     : target_(target), config_(std::move(config)), scratch_(std::make_unique<Scratch>()) {}
 
@@ -121,18 +104,18 @@ absl::Status CudaGemma4Drafter::Draft(const CudaKvCache& cache,
                                {&s.logits, r * d.vocab_size * f32},
                                {&s.g, r * backbone * f32},
                                {&s.drafts, r * count * sizeof(int32_t)}}) {
-    GEMMA_CUDA_RETURN_IF_ERROR(Grow(*buffer, bytes));
+    GEMMA_CUDA_RETURN_IF_ERROR(buffer->Reserve(bytes));
   }
   GEMMA_CUDA_RETURN_IF_ERROR(
-      UploadTo(std::vector<int32_t>(tokens.begin(), tokens.end()), s.tokens, stream));
-  GEMMA_CUDA_RETURN_IF_ERROR(UploadTo(plan.positions, s.positions, stream));
+      s.tokens.UploadAsync(std::vector<int32_t>(tokens.begin(), tokens.end()), stream));
+  GEMMA_CUDA_RETURN_IF_ERROR(s.positions.UploadAsync(plan.positions, stream));
   GEMMA_CUDA_RETURN_IF_ERROR(
-      UploadTo(std::vector<float>(hidden.begin(), hidden.end()), s.g, stream));
+      s.g.UploadAsync(std::vector<float>(hidden.begin(), hidden.end()), stream));
   for (int type = 0; type < 2; ++type) {
-    GEMMA_CUDA_RETURN_IF_ERROR(UploadTo(plan.plan[type].first_key, s.first_key[type], stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(UploadTo(plan.plan[type].last_key, s.last_key[type], stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(UploadTo(plan.plan[type].key_base, s.key_base[type], stream));
-    GEMMA_CUDA_RETURN_IF_ERROR(UploadTo(plan.plan[type].key_slots, s.key_slots[type], stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(s.first_key[type].UploadAsync(plan.plan[type].first_key, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(s.last_key[type].UploadAsync(plan.plan[type].last_key, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(s.key_base[type].UploadAsync(plan.plan[type].key_base, stream));
+    GEMMA_CUDA_RETURN_IF_ERROR(s.key_slots[type].UploadAsync(plan.plan[type].key_slots, stream));
   }
   auto check = [](cudaError_t error, const char* what) { return CudaStatus(error, what); };
   float* x = s.x.as<float>();

@@ -5,6 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -44,6 +45,19 @@ class DeviceBuffer {
   template <typename T>
   absl::Status Upload(const std::vector<T>& host) {
     return Upload(host.data(), host.size() * sizeof(T));
+  }
+  // Reallocates (contents lost) only when smaller than `bytes`.
+  absl::Status Reserve(size_t bytes) {
+    return bytes_ >= bytes ? absl::OkStatus() : Allocate(bytes);
+  }
+  // Reserves room for `host` (at least one element) and copies it, enqueued on `stream`.
+  template <typename T>
+  absl::Status UploadAsync(const std::vector<T>& host, cudaStream_t stream) {
+    const absl::Status reserved = Reserve(std::max<size_t>(host.size(), 1) * sizeof(T));
+    if (!reserved.ok() || host.empty()) return reserved;
+    return CudaStatus(cudaMemcpyAsync(data_, host.data(), host.size() * sizeof(T),
+                                      cudaMemcpyHostToDevice, stream),
+                      "upload");
   }
   // Copies the first `bytes` to host memory (synchronous).
   absl::Status Download(void* host, size_t bytes) const;
